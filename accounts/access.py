@@ -1,0 +1,84 @@
+"""Fetching tenant objects for a request: the only way views and the API reach them.
+
+`get_<thing>_for(request, pk)` returns the object if it belongs to the request's organisation,
+raises Http404 if it does not (another organisation's object looks exactly like a missing one),
+and PermissionDenied if the user's role lacks the capability the action needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from accounts.models import Invitation, Membership, Organisation
+from accounts.roles import Capability
+
+M = TypeVar("M", bound=Model)
+View = Callable[..., HttpResponse]
+
+
+def require_membership(request: HttpRequest, capability: Capability = Capability.VIEW) -> Membership:
+    membership: Membership | None = getattr(request, "membership", None)
+    if membership is None:
+        raise Http404("You are not a member of an organisation.")
+    if not membership.can(capability):
+        raise PermissionDenied(f"Your role cannot {capability} here.")
+    return membership
+
+
+def current_organisation(request: HttpRequest) -> Organisation:
+    return require_membership(request).organisation
+
+
+def get_tenant_object_or_404(
+    request: HttpRequest, queryset: QuerySet[M], pk: Any, *, capability: Capability = Capability.VIEW
+) -> M:
+    membership = require_membership(request)
+    try:
+        obj = queryset.filter(organisation_id=membership.organisation_id).get(pk=pk)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise Http404(f"No such {queryset.model._meta.verbose_name}.") from None
+    # Existence is settled before permission, so a 403 never confirms another organisation's object.
+    if not membership.can(capability):
+        raise PermissionDenied(f"Your role cannot {capability} this.")
+    return obj
+
+
+def member_required(capability: Capability = Capability.VIEW) -> Callable[[View], View]:
+    """A page for members of the current organisation; people without one are sent to create one."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if getattr(request, "membership", None) is None:
+                return redirect("organisation_create")
+            require_membership(request, capability)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def get_membership_for(request: HttpRequest, pk: Any, *, write: bool = False) -> Membership:
+    return get_tenant_object_or_404(
+        request,
+        Membership.objects.select_related("user", "organisation"),
+        pk,
+        capability=Capability.ADMINISTER if write else Capability.VIEW,
+    )
+
+
+def get_invitation_for(request: HttpRequest, pk: Any, *, write: bool = False) -> Invitation:
+    return get_tenant_object_or_404(
+        request,
+        Invitation.objects.select_related("organisation"),
+        pk,
+        capability=Capability.ADMINISTER if write else Capability.VIEW,
+    )

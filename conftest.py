@@ -1,0 +1,78 @@
+"""Project-wide fixtures: personas, one per role, plus an outsider from another organisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from accounts.models import Membership, Organisation, User
+from accounts.roles import Role
+from accounts.tests.factories import MembershipFactory, OrganisationFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings, tmp_path):
+    """Tests never touch real services or the developer's files: eager tasks, local files in tmp."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path}},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(tmp_path)}}
+
+
+@dataclass
+class Personas:
+    organisation: Organisation
+    owner: User
+    admin: User
+    member: User
+    viewer: User
+    consultant: User
+    outsider: User
+    other_organisation: Organisation
+
+    def membership(self, user: User) -> Membership:
+        return Membership.objects.get(user=user, organisation=self.organisation)
+
+
+@pytest.fixture
+def organisation(db) -> Organisation:
+    return OrganisationFactory(name="Acme Bakery Ltd", slug="acme-bakery")
+
+
+@pytest.fixture
+def personas(organisation) -> Personas:
+    def member(role: Role, email: str) -> User:
+        return MembershipFactory(organisation=organisation, role=role, user=UserFactory(email=email)).user
+
+    other = OrganisationFactory(name="Rival Widgets plc", slug="rival-widgets")
+    outsider = MembershipFactory(organisation=other, role=Role.OWNER, user=UserFactory(email="outsider@rival.example")).user
+    return Personas(
+        organisation=organisation,
+        owner=member(Role.OWNER, "owner@acme.example"),
+        admin=member(Role.ADMIN, "admin@acme.example"),
+        member=member(Role.MEMBER, "member@acme.example"),
+        viewer=member(Role.VIEWER, "viewer@acme.example"),
+        consultant=member(Role.CONSULTANT, "consultant@acme.example"),
+        outsider=outsider,
+        other_organisation=other,
+    )
+
+
+@pytest.fixture
+def client_for(client):
+    """`client_for(user)` returns a client signed in as that user; `client_for(None)` is anonymous."""
+
+    def make(user: User | None) -> Client:
+        browser = Client()
+        if user is not None:
+            browser.force_login(user)
+        return browser
+
+    return make

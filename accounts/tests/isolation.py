@@ -1,0 +1,13 @@
+"""How the isolation test fills URL arguments that are not plain object ids."""
+
+from __future__ import annotations
+
+from accounts.models import Invitation, Organisation
+from accounts.services import invitation_token
+
+
+def _invitation_token(organisation: Organisation) -> str:
+    return invitation_token(Invitation.objects.filter(organisation=organisation).earliest("pk"))
+
+
+KWARG_RESOLVERS = {"token": _invitation_token}

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -19,7 +19,6 @@ from django.shortcuts import redirect
 from accounts.models import Invitation, Membership, Organisation
 from accounts.roles import Capability
 
-M = TypeVar("M", bound=Model)
 View = Callable[..., HttpResponse]
 
 
@@ -36,13 +35,13 @@ def current_organisation(request: HttpRequest) -> Organisation:
     return require_membership(request).organisation
 
 
-def get_tenant_object_or_404(
+def get_tenant_object_or_404[M: Model](
     request: HttpRequest, queryset: QuerySet[M], pk: Any, *, capability: Capability = Capability.VIEW
 ) -> M:
     membership = require_membership(request)
     try:
         obj = queryset.filter(organisation_id=membership.organisation_id).get(pk=pk)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
+    except (ObjectDoesNotExist, ValueError, TypeError):
         raise Http404(f"No such {queryset.model._meta.verbose_name}.") from None
     # Existence is settled before permission, so a 403 never confirms another organisation's object.
     if not membership.can(capability):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 
 from accounts.roles import ROLE_DESCRIPTIONS, Role
@@ -34,7 +36,7 @@ class InvitationForm(forms.Form):
 
     def __init__(self, *args: object, include_owner: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["role"].choices = role_choices(include_owner=include_owner)
+        cast(forms.ChoiceField, self.fields["role"]).choices = role_choices(include_owner=include_owner)
 
 
 class RoleForm(forms.Form):

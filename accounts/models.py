@@ -88,7 +88,7 @@ class Membership(TenantModel):
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = MembershipQuerySet.as_manager()
+    objects = MembershipQuerySet.as_manager()  # type: ignore[misc]  # narrows TenantModel's manager
 
     class Meta:
         constraints = [
@@ -165,6 +165,10 @@ class AuditEventQuerySet(TenantQuerySet):
     def update(self, **kwargs: Any) -> int:
         raise TypeError("Audit events are append-only.")
 
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        # Refuse before Django opens its transaction, so the caller's transaction stays usable.
+        raise TypeError("Audit events are append-only.")
+
     def delete(self) -> tuple[int, dict[str, int]]:
         raise TypeError("Audit events are append-only.")
 
@@ -184,7 +188,7 @@ class AuditEvent(TenantModel):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects = AuditEventQuerySet.as_manager()
+    objects = AuditEventQuerySet.as_manager()  # type: ignore[misc]  # narrows TenantModel's manager
 
     class Meta:
         indexes = [models.Index(fields=["organisation", "-created_at"], name="audit_org_recent")]

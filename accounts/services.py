@@ -15,6 +15,7 @@ from django.utils.text import slugify
 from accounts.audit import Actor, audit_record
 from accounts.models import Invitation, Membership, Organisation, User
 from accounts.roles import ROLES_ONLY_OWNERS_ASSIGN, Role
+from accounts.tasks import send_invitation_email
 
 INVITATION_SALT = "accounts.invitation"
 
@@ -70,9 +71,13 @@ def _check_can_assign(*, acting: Membership, role: str) -> None:
 
 
 def _check_not_last_owner(membership: Membership, message: str) -> None:
-    if membership.is_owner and not Membership.objects.owners().filter(
-        organisation_id=membership.organisation_id
-    ).exclude(pk=membership.pk).exists():
+    if (
+        membership.is_owner
+        and not Membership.objects.owners()
+        .filter(organisation_id=membership.organisation_id)
+        .exclude(pk=membership.pk)
+        .exists()
+    ):
         raise ValidationError(message)
 
 
@@ -135,15 +140,13 @@ def invitation_token(invitation: Invitation) -> str:
 def invitation_from_token(token: str) -> Invitation | None:
     """The invitation a link names, or None if the link is forged, mangled or too old."""
     try:
-        payload = signing.loads(
-            token, salt=INVITATION_SALT, max_age=settings.INVITATION_MAX_AGE.total_seconds()
-        )
+        payload = signing.loads(token, salt=INVITATION_SALT, max_age=settings.INVITATION_MAX_AGE)
     except signing.BadSignature:
         return None
     return Invitation.objects.select_related("organisation", "invited_by").filter(pk=payload.get("invitation")).first()
 
 
-def _send_invitation_email(invitation: Invitation) -> None:
+def invitation_email_send(*, invitation: Invitation) -> None:
     link = settings.SITE_URL + reverse("invitation_accept", kwargs={"token": invitation_token(invitation)})
     context = {"invitation": invitation, "link": link, "expires_at": invitation.expires_at}
     send_mail(
@@ -155,7 +158,9 @@ def _send_invitation_email(invitation: Invitation) -> None:
 
 
 @transaction.atomic
-def invitation_create(*, organisation: Organisation, email: str, role: str, acting: Membership, actor: Actor) -> Invitation:
+def invitation_create(
+    *, organisation: Organisation, email: str, role: str, acting: Membership, actor: Actor
+) -> Invitation:
     email = User.objects.normalize_email(email.strip()).lower()
     _check_can_assign(acting=acting, role=role)
     if Membership.objects.filter(organisation=organisation, user__email__iexact=email).exists():
@@ -183,12 +188,20 @@ def invitation_create(*, organisation: Organisation, email: str, role: str, acti
         summary=f"Invited {email} as {invitation.get_role_display()}",
         target=invitation,
     )
-    transaction.on_commit(lambda: _send_invitation_email(invitation))
+    send_invitation_email.delay_on_commit(invitation.pk)  # type: ignore[attr-defined]
     return invitation
+
+
+def _lock_and_refresh(invitation: Invitation) -> None:
+    # Decide on the row as it is now, locked: a revoke racing an accept must not undo the acceptance.
+    invitation.refresh_from_db(
+        from_queryset=Invitation.objects.select_for_update(), fields=["accepted_at", "revoked_at", "created_at"]
+    )
 
 
 @transaction.atomic
 def invitation_resend(*, invitation: Invitation, actor: Actor) -> Invitation:
+    _lock_and_refresh(invitation)
     if invitation.accepted_at or invitation.revoked_at:
         raise ValidationError("This invitation is no longer open.")
     # A resend starts the seven days again, with a freshly signed link.
@@ -201,12 +214,13 @@ def invitation_resend(*, invitation: Invitation, actor: Actor) -> Invitation:
         summary=f"Resent the invitation to {invitation.email}",
         target=invitation,
     )
-    transaction.on_commit(lambda: _send_invitation_email(invitation))
+    send_invitation_email.delay_on_commit(invitation.pk)  # type: ignore[attr-defined]
     return invitation
 
 
 @transaction.atomic
 def invitation_revoke(*, invitation: Invitation, actor: Actor) -> Invitation:
+    _lock_and_refresh(invitation)
     if invitation.accepted_at:
         raise ValidationError("This invitation has already been accepted.")
     if invitation.revoked_at:

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -12,7 +13,7 @@ from accounts import selectors, services
 from accounts.access import get_invitation_for, get_membership_for, member_required, require_membership
 from accounts.audit import Actor
 from accounts.forms import AuditFilterForm, InvitationForm, OrganisationForm, RoleForm, role_choices
-from accounts.middleware import organisation_switch_to
+from accounts.middleware import SESSION_KEY, organisation_switch_to
 from accounts.roles import ROLE_DESCRIPTIONS, Capability, Role
 from config.pages import render_page, wants_fragment
 
@@ -35,7 +36,9 @@ def organisation_create(request: HttpRequest) -> HttpResponse:
     form = OrganisationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         organisation = services.organisation_create(
-            name=form.cleaned_data["name"], owner=request.user, actor=Actor.from_request(request)  # type: ignore[arg-type]
+            name=form.cleaned_data["name"],
+            owner=request.user,  # type: ignore[arg-type]
+            actor=Actor.from_request(request),
         )
         request.memberships = list(selectors.memberships_for_user(request.user))  # type: ignore[attr-defined,arg-type]
         organisation_switch_to(request, organisation.pk)
@@ -125,7 +128,7 @@ def membership_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
     acting = require_membership(request)
     if target.pk == acting.pk:
         messages.error(request, "To leave the organisation yourself, use Leave organisation.")
-        return _redirect(request, "/settings/members/")
+        return _redirect(request, reverse("settings_members"))
     try:
         services.membership_remove(membership=target, acting=acting, actor=Actor.from_request(request))
         messages.success(request, f"{target.user.display_name} no longer has access.")
@@ -145,8 +148,8 @@ def membership_leave(request: HttpRequest) -> HttpResponse:
         services.membership_remove(membership=acting, acting=acting, actor=Actor.from_request(request))
     except ValidationError as error:
         messages.error(request, _first_error(error))
-        return _redirect(request, "/settings/members/")
-    request.session.pop("organisation_id", None)
+        return _redirect(request, reverse("settings_members"))
+    request.session.pop(SESSION_KEY, None)
     messages.success(request, f"You have left {name}.")
     return _redirect(request, "/")
 
@@ -212,7 +215,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         try:
             membership = services.invitation_accept(
-                token=token, user=request.user, actor=Actor.from_request(request)  # type: ignore[arg-type]
+                token=token,
+                user=request.user,  # type: ignore[arg-type]
+                actor=Actor.from_request(request),
             )
         except ValidationError as error:
             messages.error(request, _first_error(error))

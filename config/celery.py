@@ -12,6 +12,9 @@ app = Celery("greenlight")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Connects the task-outcome counters in every process that loads the app, workers included.
+from config.observability import metrics  # noqa: E402, F401
+
 
 @app.task(name="greenlight.ping", acks_late=False)
 def ping(payload: str = "pong") -> str:

@@ -1,4 +1,4 @@
-"""Create the demo organisation and its people for `make run`. Safe to run again: it changes nothing twice."""
+"""Load reference data and create the demo organisation for `make run`. Safe to run again: it changes nothing twice."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -29,6 +30,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
             raise CommandError("The demo has well-known passwords; it is never created in production.")
+        # Reference data first: the framework library (unchanged files are skipped, so this is quick).
+        call_command("load_frameworks", stdout=self.stdout)
         with transaction.atomic():
             people = [self._person(email, name, is_staff) for email, name, _role, is_staff in DEMO_PEOPLE]
             organisation = Organisation.objects.filter(slug=DEMO_SLUG).first()

@@ -12,6 +12,7 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("api/v1/", include("compliance.api_urls")),
     path("", include("accounts.urls")),
     path("", include("compliance.urls")),
     path("", include("assessments.urls")),

@@ -23,7 +23,9 @@ def _isolated_settings(settings, tmp_path):
     }
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(tmp_path)}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(tmp_path)}
+    }
 
 
 @dataclass
@@ -52,7 +54,9 @@ def personas(organisation) -> Personas:
         return MembershipFactory(organisation=organisation, role=role, user=UserFactory(email=email)).user
 
     other = OrganisationFactory(name="Rival Widgets plc", slug="rival-widgets")
-    outsider = MembershipFactory(organisation=other, role=Role.OWNER, user=UserFactory(email="outsider@rival.example")).user
+    outsider = MembershipFactory(
+        organisation=other, role=Role.OWNER, user=UserFactory(email="outsider@rival.example")
+    ).user
     return Personas(
         organisation=organisation,
         owner=member(Role.OWNER, "owner@acme.example"),

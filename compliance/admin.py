@@ -45,7 +45,9 @@ class LibraryImportForm(forms.Form):
 
 
 @admin.action(description="Export as Greenlight library YAML")
-def export_frameworks(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Framework]) -> HttpResponse:
+def export_frameworks(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Framework]
+) -> HttpResponse:
     frameworks = list(queryset)
     if len(frameworks) != 1:
         modeladmin.message_user(request, "Choose one framework to export at a time.", messages.WARNING)
@@ -107,15 +109,21 @@ class FrameworkAdmin(LibraryPermissions, admin.ModelAdmin):
                 form.add_error("file", f"Nothing was imported. {error}")
             else:
                 for result in report.frameworks:
-                    messages.success(request, f"{result.slug}: {result.created} new, {result.updated} updated, "
-                                              f"{result.retired} retired.")
+                    messages.success(
+                        request,
+                        f"{result.slug}: {result.created} new, {result.updated} updated, {result.retired} retired.",
+                    )
                 if report.mappings:
                     messages.success(request, f"{report.mappings} mapping(s) imported.")
                 for line in report.skipped[:20]:
                     messages.warning(request, f"Skipped {line}")
                 return redirect(reverse("admin:compliance_framework_changelist"))
-        context = {**self.admin_site.each_context(request), "form": form, "title": "Import a library file",
-                   "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Import a library file",
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/compliance/framework/import.html", context)
 
 
@@ -165,7 +173,9 @@ class ControlAdmin(LibraryPermissions, admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         control_refresh_search(control=form.instance)
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Control], search_term: str) -> tuple[QuerySet[Control], bool]:
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Control], search_term: str
+    ) -> tuple[QuerySet[Control], bool]:
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return queryset.select_related("framework"), may_have_duplicates
 

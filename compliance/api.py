@@ -55,10 +55,11 @@ class ControlList(generics.ListAPIView):
         if query:
             framework = Framework.objects.filter(slug=params.get("framework", "")).first()
             ids = [control.pk for control in search_controls(query, framework=framework, limit=100)]
-            controls = Control.objects.filter(pk__in=ids).select_related("framework", "group")
+            controls: QuerySet[Control] = Control.objects.filter(pk__in=ids).select_related("framework", "group")
         else:
-            controls = selectors.controls_filtered(framework_slug=params.get("framework", ""),
-                                                   group_ref=params.get("group", ""))
+            controls = selectors.controls_filtered(
+                framework_slug=params.get("framework", ""), group_ref=params.get("group", "")
+            )
         if params.get("assessable") in {"true", "false"}:
             controls = controls.filter(assessable=params["assessable"] == "true")
         return controls.prefetch_related(

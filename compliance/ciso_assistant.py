@@ -66,8 +66,9 @@ def parse_ciso_assistant(data: Any, *, source: str, slug: str | None = None) -> 
     return result
 
 
-def _framework(library: dict[str, Any], raw: dict[str, Any], *, source: str, slug: str | None,
-               skipped: list[str]) -> FrameworkDocument:
+def _framework(
+    library: dict[str, Any], raw: dict[str, Any], *, source: str, slug: str | None, skipped: list[str]
+) -> FrameworkDocument:
     urn = _text(raw.get("urn"))
     name = _text(raw.get("name")) or _text(library.get("name"))
     if not urn or not name:
@@ -108,11 +109,15 @@ def _framework(library: dict[str, Any], raw: dict[str, Any], *, source: str, slu
             raise LibraryError(source, "group ref appears twice", ref)
         parent_urn = _text(node.get("parent_urn"))
         group_refs[_text(node["urn"])] = ref
-        document.groups.append(GroupSpec(
-            ref=ref, kind="section" if parent_urn else "chapter",
-            title=_text(node.get("name")) or ref, parent=group_refs.get(parent_urn),
-            description=_text(node.get("description")),
-        ))
+        document.groups.append(
+            GroupSpec(
+                ref=ref,
+                kind="section" if parent_urn else "chapter",
+                title=_text(node.get("name")) or ref,
+                parent=group_refs.get(parent_urn),
+                description=_text(node.get("description")),
+            )
+        )
     if any(not node.get("parent_urn") and _text(node.get("urn")) not in parents for node in nodes):
         document.groups.insert(0, GroupSpec(ref=ROOT_GROUP, kind="section", title="General", parent=None))
 
@@ -133,12 +138,22 @@ def _framework(library: dict[str, Any], raw: dict[str, Any], *, source: str, slu
             continue
         questions = _questions(node, title) if assessable else ()
         group = group_refs[node_urn] if is_group else group_refs.get(_text(node.get("parent_urn")), ROOT_GROUP)
-        document.controls.append(ControlSpec(
-            ref=ref, group=group, title=title[:300], description=description,
-            guidance=_text(node.get("annotation")) or _text(node.get("implementation_guidance")),
-            questions=questions, evidence=tuple(_text(e) for e in node.get("typical_evidence") or [] if _text(e)),
-            weight=3, applies_if=(), auto_fail=False, assessable=assessable, urn=node_urn,
-        ))
+        document.controls.append(
+            ControlSpec(
+                ref=ref,
+                group=group,
+                title=title[:300],
+                description=description,
+                guidance=_text(node.get("annotation")) or _text(node.get("implementation_guidance")),
+                questions=questions,
+                evidence=tuple(_text(e) for e in node.get("typical_evidence") or [] if _text(e)),
+                weight=3,
+                applies_if=(),
+                auto_fail=False,
+                assessable=assessable,
+                urn=node_urn,
+            )
+        )
     if not document.controls:
         raise LibraryError(source, "the framework has no requirements Greenlight can import")
     return document
@@ -165,8 +180,14 @@ def _questions(node: dict[str, Any], title: str) -> tuple[QuestionSpec, ...]:
     return tuple(found) or (QuestionSpec(key="q1", text=f"Does your organisation meet this requirement: {title}?"),)
 
 
-def mapping_specs(mapping_set: dict[str, Any], *, controls_by_urn: dict[str, tuple[str, str]],
-                  frameworks_by_urn: set[str], source: str, skipped: list[str]) -> list[MappingSpec]:
+def mapping_specs(
+    mapping_set: dict[str, Any],
+    *,
+    controls_by_urn: dict[str, tuple[str, str]],
+    frameworks_by_urn: set[str],
+    source: str,
+    skipped: list[str],
+) -> list[MappingSpec]:
     """Turn one mapping set into mapping specs, given the library's controls by URN."""
     name = _text(mapping_set.get("urn")) or "mapping set"
     for end in ("source_framework_urn", "target_framework_urn"):
@@ -184,6 +205,12 @@ def mapping_specs(mapping_set: dict[str, Any], *, controls_by_urn: dict[str, tup
         for urn in (source_urn, target_urn):
             if urn not in controls_by_urn:
                 raise LibraryError(source, "the mapped requirement does not exist in the library", urn)
-        specs.append(MappingSpec(source=controls_by_urn[source_urn], target=controls_by_urn[target_urn],
-                                 relationship=relationship, rationale=_text(raw.get("rationale"))))
+        specs.append(
+            MappingSpec(
+                source=controls_by_urn[source_urn],
+                target=controls_by_urn[target_urn],
+                relationship=relationship,
+                rationale=_text(raw.get("rationale")),
+            )
+        )
     return specs

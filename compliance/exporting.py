@@ -29,30 +29,49 @@ def framework_document(framework: Framework) -> dict[str, Any]:
     for question in Question.objects.live().filter(control__framework=framework).order_by("control_id", "position"):
         questions.setdefault(question.control_id, []).append(question)
     header: dict[str, Any] = {
-        "slug": framework.slug, "name": framework.name, "version": framework.version,
-        "version_label": framework.version_label, "publisher": framework.publisher,
+        "slug": framework.slug,
+        "name": framework.name,
+        "version": framework.version,
+        "version_label": framework.version_label,
+        "publisher": framework.publisher,
         "effective_date": framework.effective_date.isoformat() if framework.effective_date else None,
-        "jurisdiction": framework.jurisdiction, "source_url": framework.source_url,
-        "licence_note": framework.licence_note, "description": framework.description,
+        "jurisdiction": framework.jurisdiction,
+        "source_url": framework.source_url,
+        "licence_note": framework.licence_note,
+        "description": framework.description,
     }
     return {
         "format": FORMAT,
         "framework": {key: value for key, value in header.items() if value not in (None, "")},
         "groups": [
-            {"ref": group.ref, "kind": group.kind, "title": group.title,
-             "parent": group.parent.ref if group.parent else None, "description": group.description}
+            {
+                "ref": group.ref,
+                "kind": group.kind,
+                "title": group.title,
+                "parent": group.parent.ref if group.parent else None,
+                "description": group.description,
+            }
             for group in groups
         ],
         "controls": [
             {
-                "ref": control.ref, "group": control.group.ref, "title": control.title,
-                "description": control.description, "guidance": control.guidance,
+                "ref": control.ref,
+                "group": control.group.ref,
+                "title": control.title,
+                "description": control.description,
+                "guidance": control.guidance,
                 "questions": [
-                    {"key": question.key, "text": question.text, **({"help": question.help_text} if question.help_text else {})}
+                    {
+                        "key": question.key,
+                        "text": question.text,
+                        **({"help": question.help_text} if question.help_text else {}),
+                    }
                     for question in questions.get(control.pk, [])
                 ],
-                "evidence": list(control.typical_evidence), "weight": control.weight,
-                "applies_if": list(control.applies_if), "auto_fail": control.auto_fail,
+                "evidence": list(control.typical_evidence),
+                "weight": control.weight,
+                "applies_if": list(control.applies_if),
+                "auto_fail": control.auto_fail,
                 "assessable": control.assessable,
             }
             for control in controls
@@ -61,14 +80,20 @@ def framework_document(framework: Framework) -> dict[str, Any]:
 
 
 def mappings_document(framework: Framework) -> dict[str, Any]:
-    mappings = ControlMapping.objects.filter(source__framework=framework).select_related(
-        "source__framework", "target__framework"
-    ).order_by("source__position", "target__framework__position", "target__position")
+    mappings = (
+        ControlMapping.objects.filter(source__framework=framework)
+        .select_related("source__framework", "target__framework")
+        .order_by("source__position", "target__framework__position", "target__position")
+    )
     return {
         "format": FORMAT,
         "mappings": [
-            {"source": f"{m.source.framework.slug}:{m.source.ref}", "target": f"{m.target.framework.slug}:{m.target.ref}",
-             "relationship": m.relationship, "rationale": m.rationale}
+            {
+                "source": f"{m.source.framework.slug}:{m.source.ref}",
+                "target": f"{m.target.framework.slug}:{m.target.ref}",
+                "relationship": m.relationship,
+                "rationale": m.rationale,
+            }
             for m in mappings
         ],
     }

@@ -163,8 +163,13 @@ def parse_framework(data: Any, *, source: str, content_hash: str = "") -> Framew
             raise LibraryError(source, f"group kind '{kind}' is not one of {', '.join(GroupKind.values)}", ref)
         group_refs.add(ref)
         document.groups.append(
-            GroupSpec(ref=ref, kind=kind, title=_require(raw, "title", source, ref), parent=parent,
-                      description=_text(raw.get("description")))
+            GroupSpec(
+                ref=ref,
+                kind=kind,
+                title=_require(raw, "title", source, ref),
+                parent=parent,
+                description=_text(raw.get("description")),
+            )
         )
     if not document.groups:
         raise LibraryError(source, "a framework needs at least one group")
@@ -190,7 +195,9 @@ def _parse_control(raw: dict[str, Any], *, ref: str, groups: set[str], source: s
         key = _text(item.get("key")) or f"q{position}"
         if any(question.key == key for question in questions):
             raise LibraryError(source, f"question key '{key}' appears twice", ref)
-        questions.append(QuestionSpec(key=key, text=_require(item, "text", source, ref), help_text=_text(item.get("help"))))
+        questions.append(
+            QuestionSpec(key=key, text=_require(item, "text", source, ref), help_text=_text(item.get("help")))
+        )
     weight = raw.get("weight", 3)
     if not isinstance(weight, int) or not 1 <= weight <= 5:
         raise LibraryError(source, f"weight must be a whole number from 1 to 5, not {weight!r}", ref)
@@ -236,10 +243,15 @@ def parse_mappings(data: Any, *, source: str) -> list[MappingSpec]:
         where = f"{':'.join(mapping_source)} -> {':'.join(target)}"
         relationship = _text(raw.get("relationship"))
         if relationship not in Relationship.values:
-            raise LibraryError(source, f"relationship '{relationship}' is not one of {', '.join(Relationship.values)}", where)
+            raise LibraryError(
+                source, f"relationship '{relationship}' is not one of {', '.join(Relationship.values)}", where
+            )
         if (mapping_source, target) in seen:
             raise LibraryError(source, "mapping appears twice", where)
         seen.add((mapping_source, target))
-        mappings.append(MappingSpec(source=mapping_source, target=target, relationship=relationship,
-                                    rationale=_text(raw.get("rationale"))))
+        mappings.append(
+            MappingSpec(
+                source=mapping_source, target=target, relationship=relationship, rationale=_text(raw.get("rationale"))
+            )
+        )
     return mappings

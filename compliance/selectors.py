@@ -35,7 +35,10 @@ class GroupNode:
 
 def framework_tree(framework: Framework) -> list[GroupNode]:
     """The framework's live groups as a tree, each with its live controls: two queries whatever the size."""
-    nodes = {group.pk: GroupNode(group) for group in ControlGroup.objects.live().filter(framework=framework).order_by("position")}
+    nodes = {
+        group.pk: GroupNode(group)
+        for group in ControlGroup.objects.live().filter(framework=framework).order_by("position")
+    }
     for control in Control.objects.live().filter(framework=framework).order_by("position"):
         if control.group_id in nodes:
             nodes[control.group_id].controls.append(control)
@@ -63,20 +66,28 @@ class MappedControl:
     rationale: str
 
 
+# How another framework's control relates to this one, read from this control's side.
+RELATIONSHIP_FROM_HERE = {
+    "equal": "Same requirement",
+    "subset": "Meeting it also meets this control",
+    "superset": "Meets part of this control",
+    "intersect": "Overlaps in part",
+}
+INVERSE = {"subset": "superset", "superset": "subset", "equal": "equal", "intersect": "intersect"}
+
+
 def mapped_controls(control: Control) -> list[MappedControl]:
-    """Controls of other frameworks mapped to this one, in either direction, read from this control's side."""
+    """Controls of other frameworks mapped to this one, in either direction, described from this side."""
     mappings = ControlMapping.objects.filter(Q(source=control) | Q(target=control)).select_related(
         "source__framework", "target__framework"
     )
-    inverse = {"subset": "superset", "superset": "subset"}
     found: list[MappedControl] = []
     for mapping in mappings:
         if mapping.source_id == control.pk:
-            found.append(MappedControl(mapping.target, mapping.get_relationship_display(), mapping.rationale))
+            other, relationship = mapping.target, mapping.relationship
         else:
-            relationship = inverse.get(mapping.relationship, mapping.relationship)
-            label = dict(ControlMapping._meta.get_field("relationship").choices)[relationship]
-            found.append(MappedControl(mapping.source, str(label), mapping.rationale))
+            other, relationship = mapping.source, INVERSE[mapping.relationship]
+        found.append(MappedControl(other, RELATIONSHIP_FROM_HERE[relationship], mapping.rationale))
     return sorted(found, key=lambda item: (item.control.framework.position, item.control.position))
 
 

@@ -10,12 +10,22 @@ class FrameworkSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Framework
-        fields = ["slug", "name", "version", "version_label", "publisher", "effective_date", "jurisdiction",
-                  "source_url", "description", "control_count"]
+        fields = [
+            "slug",
+            "name",
+            "version",
+            "version_label",
+            "publisher",
+            "effective_date",
+            "jurisdiction",
+            "source_url",
+            "description",
+            "control_count",
+        ]
 
 
 class GroupSerializer(serializers.ModelSerializer):
-    parent = serializers.CharField(source="parent.ref", default=None, read_only=True)
+    parent = serializers.CharField(source="parent.ref", default=None, read_only=True)  # type: ignore[assignment]
 
     class Meta:
         model = ControlGroup
@@ -24,14 +34,28 @@ class GroupSerializer(serializers.ModelSerializer):
 
 class ControlSerializer(serializers.ModelSerializer):
     framework = serializers.CharField(source="framework.slug", read_only=True)
-    group = serializers.CharField(source="group.ref", read_only=True)
+    group = serializers.CharField(source="group.ref", read_only=True)  # type: ignore[assignment]
     questions = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
 
     class Meta:
         model = Control
-        fields = ["id", "framework", "group", "ref", "title", "description", "guidance", "typical_evidence",
-                  "weight", "applies_if", "auto_fail", "assessable", "questions", "url"]
+        fields = [
+            "id",
+            "framework",
+            "group",
+            "ref",
+            "title",
+            "description",
+            "guidance",
+            "typical_evidence",
+            "weight",
+            "applies_if",
+            "auto_fail",
+            "assessable",
+            "questions",
+            "url",
+        ]
 
     def get_questions(self, control: Control) -> list[dict[str, str]]:
         return [{"key": q.key, "text": q.text, "help": q.help_text} for q in getattr(control, "live_questions", [])]
@@ -43,7 +67,7 @@ class ControlSerializer(serializers.ModelSerializer):
 
 
 class MappingSerializer(serializers.ModelSerializer):
-    source = serializers.SerializerMethodField()
+    source = serializers.SerializerMethodField()  # type: ignore[assignment]
     target = serializers.SerializerMethodField()
 
     class Meta:

@@ -13,13 +13,13 @@ from django.utils import timezone
 from compliance import search
 from compliance.library_format import (
     LIBRARY_DIR,
-    read_yaml_bytes,
     FrameworkDocument,
     LibraryError,
     MappingSpec,
     parse_framework,
     parse_mappings,
     read_yaml,
+    read_yaml_bytes,
 )
 from compliance.models import Control, ControlGroup, ControlMapping, Framework, Question
 from compliance.synonyms import expansions
@@ -38,8 +38,14 @@ class LoadResult:
 
 def _search_text(document_control: Any) -> str:
     text = " ".join(
-        [document_control.ref, document_control.title, document_control.description, document_control.guidance,
-         *[question.text for question in document_control.questions], *document_control.evidence]
+        [
+            document_control.ref,
+            document_control.title,
+            document_control.description,
+            document_control.guidance,
+            *[question.text for question in document_control.questions],
+            *document_control.evidence,
+        ]
     )
     return " ".join(sorted(expansions(text)))
 
@@ -54,8 +60,9 @@ def _assign(obj: Any, values: dict[str, Any]) -> bool:
 
 
 @transaction.atomic
-def framework_load(*, document: FrameworkDocument, position: int = 0, force: bool = False,
-                   origin: str = "greenlight") -> LoadResult:
+def framework_load(
+    *, document: FrameworkDocument, position: int = 0, force: bool = False, origin: str = "greenlight"
+) -> LoadResult:
     """Create or update one framework from a parsed document, in bulk, in one transaction.
 
     Groups, controls and questions are matched by ref (and question key); what is missing from the
@@ -69,10 +76,19 @@ def framework_load(*, document: FrameworkDocument, position: int = 0, force: boo
         result.skipped = True
         return result
     framework_values = {
-        "name": spec.name, "version": spec.version, "version_label": spec.version_label,
-        "publisher": spec.publisher, "effective_date": spec.effective_date, "jurisdiction": spec.jurisdiction,
-        "source_url": spec.source_url, "licence_note": spec.licence_note, "description": spec.description,
-        "content_hash": document.content_hash, "loaded_at": now, "position": position, "origin": origin,
+        "name": spec.name,
+        "version": spec.version,
+        "version_label": spec.version_label,
+        "publisher": spec.publisher,
+        "effective_date": spec.effective_date,
+        "jurisdiction": spec.jurisdiction,
+        "source_url": spec.source_url,
+        "licence_note": spec.licence_note,
+        "description": spec.description,
+        "content_hash": document.content_hash,
+        "loaded_at": now,
+        "position": position,
+        "origin": origin,
         "urn": spec.urn,
     }
     if framework is None:
@@ -82,7 +98,9 @@ def framework_load(*, document: FrameworkDocument, position: int = 0, force: boo
     try:
         framework.full_clean()
     except ValidationError as error:
-        raise LibraryError(document.source, "; ".join(f"{key}: {' '.join(messages)}" for key, messages in error.message_dict.items())) from error
+        raise LibraryError(
+            document.source, "; ".join(f"{key}: {' '.join(messages)}" for key, messages in error.message_dict.items())
+        ) from error
     framework.save()
 
     groups = _load_groups(framework, document, now, result)
@@ -92,7 +110,9 @@ def framework_load(*, document: FrameworkDocument, position: int = 0, force: boo
     return result
 
 
-def _load_groups(framework: Framework, document: FrameworkDocument, now: Any, result: LoadResult) -> dict[str, ControlGroup]:
+def _load_groups(
+    framework: Framework, document: FrameworkDocument, now: Any, result: LoadResult
+) -> dict[str, ControlGroup]:
     existing = {group.ref: group for group in ControlGroup.objects.filter(framework=framework)}
     new = [
         ControlGroup(framework=framework, ref=spec.ref, kind=spec.kind, title=spec.title, position=0)
@@ -106,10 +126,17 @@ def _load_groups(framework: Framework, document: FrameworkDocument, now: Any, re
     wanted = {spec.ref for spec in document.groups}
     for position, spec in enumerate(document.groups, start=1):
         group = by_ref[spec.ref]
-        _assign(group, {
-            "kind": spec.kind, "title": spec.title, "description": spec.description, "position": position,
-            "parent_id": by_ref[spec.parent].pk if spec.parent else None, "retired_at": None,
-        })
+        _assign(
+            group,
+            {
+                "kind": spec.kind,
+                "title": spec.title,
+                "description": spec.description,
+                "position": position,
+                "parent_id": by_ref[spec.parent].pk if spec.parent else None,
+                "retired_at": None,
+            },
+        )
     for ref, group in by_ref.items():
         if ref not in wanted and group.retired_at is None:
             group.retired_at = now
@@ -119,21 +146,44 @@ def _load_groups(framework: Framework, document: FrameworkDocument, now: Any, re
     return by_ref
 
 
-CONTROL_FIELDS = ["group", "title", "description", "guidance", "typical_evidence", "weight", "applies_if",
-                  "auto_fail", "assessable", "position", "retired_at", "search_text", "urn"]
+CONTROL_FIELDS = [
+    "group",
+    "title",
+    "description",
+    "guidance",
+    "typical_evidence",
+    "weight",
+    "applies_if",
+    "auto_fail",
+    "assessable",
+    "position",
+    "retired_at",
+    "search_text",
+    "urn",
+]
 
 
-def _load_controls(framework: Framework, document: FrameworkDocument, groups: dict[str, ControlGroup], now: Any,
-                   result: LoadResult) -> dict[str, Control]:
+def _load_controls(
+    framework: Framework, document: FrameworkDocument, groups: dict[str, ControlGroup], now: Any, result: LoadResult
+) -> dict[str, Control]:
     existing = {control.ref: control for control in Control.objects.filter(framework=framework)}
     new: list[Control] = []
     changed: list[Control] = []
     for position, spec in enumerate(document.controls, start=1):
         values = {
-            "group": groups[spec.group], "title": spec.title, "description": spec.description,
-            "guidance": spec.guidance, "typical_evidence": list(spec.evidence), "weight": spec.weight,
-            "applies_if": list(spec.applies_if), "auto_fail": spec.auto_fail, "assessable": spec.assessable,
-            "position": position, "retired_at": None, "search_text": _search_text(spec), "urn": spec.urn,
+            "group": groups[spec.group],
+            "title": spec.title,
+            "description": spec.description,
+            "guidance": spec.guidance,
+            "typical_evidence": list(spec.evidence),
+            "weight": spec.weight,
+            "applies_if": list(spec.applies_if),
+            "auto_fail": spec.auto_fail,
+            "assessable": spec.assessable,
+            "position": position,
+            "retired_at": None,
+            "search_text": _search_text(spec),
+            "urn": spec.urn,
         }
         control = existing.get(spec.ref)
         if control is None:
@@ -156,14 +206,15 @@ def _load_controls(framework: Framework, document: FrameworkDocument, groups: di
     Control.objects.bulk_create(new, batch_size=500)
     Control.objects.bulk_update(changed, CONTROL_FIELDS, batch_size=500)
     result.created = len(new)
-    by_ref = {**existing, **{control.ref: control for control in new}}
-    return by_ref
+    return {**existing, **{control.ref: control for control in new}}
 
 
 def _load_questions(document: FrameworkDocument, controls: dict[str, Control], now: Any) -> None:
     control_ids = [control.pk for control in controls.values()]
-    existing = {(question.control_id, question.key): question
-                for question in Question.objects.filter(control_id__in=control_ids)}
+    existing = {
+        (question.control_id, question.key): question
+        for question in Question.objects.filter(control_id__in=control_ids)
+    }
     new: list[Question] = []
     changed: list[Question] = []
     wanted: set[tuple[int, str]] = set()
@@ -172,8 +223,12 @@ def _load_questions(document: FrameworkDocument, controls: dict[str, Control], n
         for position, question_spec in enumerate(spec.questions, start=1):
             key = (control.pk, question_spec.key)
             wanted.add(key)
-            values = {"text": question_spec.text, "help_text": question_spec.help_text, "position": position,
-                      "retired_at": None}
+            values = {
+                "text": question_spec.text,
+                "help_text": question_spec.help_text,
+                "position": position,
+                "retired_at": None,
+            }
             question = existing.get(key)
             if question is None:
                 new.append(Question(control=control, key=question_spec.key, **values))
@@ -193,15 +248,24 @@ def mappings_load(*, mappings: list[MappingSpec], source: str, origin: str = "gr
     slugs = {end[0] for mapping in mappings for end in (mapping.source, mapping.target)}
     controls = {
         (slug, ref): pk
-        for pk, slug, ref in Control.objects.filter(framework__slug__in=slugs).values_list("pk", "framework__slug", "ref")
+        for pk, slug, ref in Control.objects.filter(framework__slug__in=slugs).values_list(
+            "pk", "framework__slug", "ref"
+        )
     }
     rows: list[ControlMapping] = []
     for mapping in mappings:
         for end in (mapping.source, mapping.target):
             if end not in controls:
                 raise LibraryError(source, "the mapped control does not exist in the library", ":".join(end))
-        rows.append(ControlMapping(source_id=controls[mapping.source], target_id=controls[mapping.target],
-                                   relationship=mapping.relationship, rationale=mapping.rationale, origin=source))
+        rows.append(
+            ControlMapping(
+                source_id=controls[mapping.source],
+                target_id=controls[mapping.target],
+                relationship=mapping.relationship,
+                rationale=mapping.rationale,
+                origin=source,
+            )
+        )
     ControlMapping.objects.filter(origin=source).delete()
     ControlMapping.objects.bulk_create(rows, batch_size=1000)
     return len(rows)
@@ -262,16 +326,22 @@ def library_import(*, data: Any, source: str, slug: str | None = None) -> Import
         report.skipped.extend(parsed.skipped)
         if parsed.framework is not None:
             _refuse_overwrite(parsed.framework.framework.slug, origin="ciso-assistant", source=source)
-            report.frameworks.append(framework_load(document=parsed.framework, position=100, force=True,
-                                                    origin="ciso-assistant"))
+            report.frameworks.append(
+                framework_load(document=parsed.framework, position=100, force=True, origin="ciso-assistant")
+            )
         controls_by_urn = {
             urn: (framework_slug, ref)
             for urn, framework_slug, ref in Control.objects.exclude(urn="").values_list("urn", "framework__slug", "ref")
         }
         frameworks_by_urn = set(Framework.objects.exclude(urn="").values_list("urn", flat=True))
         for index, mapping_set in enumerate(parsed.mapping_sets):
-            specs = mapping_specs(mapping_set, controls_by_urn=controls_by_urn, frameworks_by_urn=frameworks_by_urn,
-                                  source=source, skipped=report.skipped)
+            specs = mapping_specs(
+                mapping_set,
+                controls_by_urn=controls_by_urn,
+                frameworks_by_urn=frameworks_by_urn,
+                source=source,
+                skipped=report.skipped,
+            )
             if specs:
                 report.mappings += mappings_load(mappings=specs, source=f"{source}#{index}")
         return report
@@ -299,8 +369,18 @@ def control_refresh_search(*, control: Control) -> None:
     from compliance.library_format import ControlSpec, QuestionSpec
 
     questions = tuple(QuestionSpec(key=q.key, text=q.text) for q in control.questions.all())
-    spec = ControlSpec(ref=control.ref, group="", title=control.title, description=control.description,
-                       guidance=control.guidance, questions=questions, evidence=tuple(control.typical_evidence),
-                       weight=control.weight, applies_if=(), auto_fail=control.auto_fail, assessable=control.assessable)
+    spec = ControlSpec(
+        ref=control.ref,
+        group="",
+        title=control.title,
+        description=control.description,
+        guidance=control.guidance,
+        questions=questions,
+        evidence=tuple(control.typical_evidence),
+        weight=control.weight,
+        applies_if=(),
+        auto_fail=control.auto_fail,
+        assessable=control.assessable,
+    )
     Control.objects.filter(pk=control.pk).update(search_text=_search_text(spec))
     search.index_framework(control.framework)

@@ -22,7 +22,9 @@ def framework_list(request: HttpRequest) -> HttpResponse:
 def framework_detail(request: HttpRequest, framework_slug: str) -> HttpResponse:
     framework = selectors.framework_by_slug(framework_slug)
     return render_page(
-        request, "compliance/framework_detail.html", {"framework": framework, "tree": selectors.framework_tree(framework)}
+        request,
+        "compliance/framework_detail.html",
+        {"framework": framework, "tree": selectors.framework_tree(framework)},
     )
 
 
@@ -43,5 +45,8 @@ def control_search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     results = list(search_controls(query, limit=SEARCH_LIMIT)) if query else []
     return render_page(
-        request, "compliance/search.html", {"query": query, "results": results, "limit": SEARCH_LIMIT}, fragment="results"
+        request,
+        "compliance/search.html",
+        {"query": query, "results": results, "limit": SEARCH_LIMIT},
+        fragment="results",
     )

@@ -125,7 +125,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "greenlight.sqlite3",
+            "NAME": str(DATA_DIR / "greenlight.sqlite3"),
             "OPTIONS": {
                 # WAL lets readers carry on while one writer commits; IMMEDIATE avoids the
                 # "database is locked" error when two transactions upgrade to writers at once.

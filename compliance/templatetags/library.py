@@ -11,3 +11,11 @@ register = template.Library()
 def fact_label(fact: str) -> str:
     """A business-profile fact as a person would say it."""
     return PROFILE_FACTS.get(fact, fact.replace("_", " "))
+
+
+@register.filter
+def prose(text: str) -> str:
+    """Library guidance as paragraphs and bullet lists (see compliance/prose.py)."""
+    from compliance.prose import prose_html
+
+    return prose_html(text or "")

@@ -54,12 +54,25 @@ def test_a_library_editor_edits_a_control_and_search_follows(library, editor):
     form = editor.get(reverse("admin:compliance_control_change", args=[control.pk]))
     assert b'name="title"' in form.content
     data = {
-        "framework": library.pk, "group": control.group_id, "ref": "A.1.2", "title": "Backups and disaster recovery",
-        "weight": 3, "assessable": "on", "applies_if": "[]", "description": control.description,
-        "guidance": "Keep an offline copy of everything important.", "typical_evidence": '["Backup report"]',
+        "framework": library.pk,
+        "group": control.group_id,
+        "ref": "A.1.2",
+        "title": "Backups and disaster recovery",
+        "weight": 3,
+        "assessable": "on",
+        "applies_if": "[]",
+        "description": control.description,
+        "guidance": "Keep an offline copy of everything important.",
+        "typical_evidence": '["Backup report"]',
         "position": control.position,
-        "questions-TOTAL_FORMS": 0, "questions-INITIAL_FORMS": 0, "questions-MIN_NUM_FORMS": 0, "questions-MAX_NUM_FORMS": 1000,
-        "mappings_out-TOTAL_FORMS": 0, "mappings_out-INITIAL_FORMS": 0, "mappings_out-MIN_NUM_FORMS": 0, "mappings_out-MAX_NUM_FORMS": 1000,
+        "questions-TOTAL_FORMS": 0,
+        "questions-INITIAL_FORMS": 0,
+        "questions-MIN_NUM_FORMS": 0,
+        "questions-MAX_NUM_FORMS": 1000,
+        "mappings_out-TOTAL_FORMS": 0,
+        "mappings_out-INITIAL_FORMS": 0,
+        "mappings_out-MIN_NUM_FORMS": 0,
+        "mappings_out-MAX_NUM_FORMS": 1000,
     }
     response = editor.post(reverse("admin:compliance_control_change", args=[control.pk]), data)
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -76,7 +89,9 @@ def test_a_library_editor_imports_a_file_and_sees_what_happened(library, editor)
 
 
 def test_a_bad_import_shows_the_error_and_loads_nothing(library, editor):
-    upload = SimpleUploadedFile("broken.yaml", b"format: greenlight-library/1\nframework: {slug: x}", content_type="application/yaml")
+    upload = SimpleUploadedFile(
+        "broken.yaml", b"format: greenlight-library/1\nframework: {slug: x}", content_type="application/yaml"
+    )
     response = editor.post(reverse("admin:compliance_framework_import"), {"file": upload})
     assert response.status_code == 200
     assert "Nothing was imported. broken.yaml" in response.content.decode()

@@ -124,8 +124,11 @@ def test_mapping_set_for_a_framework_not_in_the_library_is_skipped_with_a_reason
     ("old", "new", "message"),
     [
         ("ref_id: '1.2'", "ref_id: '1.1'", "control ref appears twice"),
-        ("parent_urn: urn:test:risk:req_node:mini-standard:1\n      ref_id: '1.2'",
-         "parent_urn: urn:test:risk:req_node:mini-standard:9\n      ref_id: '1.2'", "parent 'urn:test:risk:req_node:mini-standard:9' is unknown"),
+        (
+            "parent_urn: urn:test:risk:req_node:mini-standard:1\n      ref_id: '1.2'",
+            "parent_urn: urn:test:risk:req_node:mini-standard:9\n      ref_id: '1.2'",
+            "parent 'urn:test:risk:req_node:mini-standard:9' is unknown",
+        ),
     ],
 )
 def test_bad_ciso_files_load_nothing(old, new, message):

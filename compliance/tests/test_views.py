@@ -6,9 +6,8 @@ import pytest
 import yaml
 from django.urls import reverse
 
-from compliance.library_format import parse_framework
+from compliance.library_format import parse_framework, parse_mappings
 from compliance.services import framework_load, mappings_load
-from compliance.library_format import parse_mappings
 from compliance.tests.factories import ControlFactory, ControlGroupFactory, FrameworkFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,10 +21,23 @@ def library():
     data["framework"]["slug"] = "second-framework"
     data["framework"]["name"] = "Second Framework"
     framework_load(document=parse_framework(data, source="second.yaml"))
-    mappings_load(mappings=parse_mappings({"format": "greenlight-library/1", "mappings": [
-        {"source": "tiny-framework:A.1.1", "target": "second-framework:A.1.1", "relationship": "subset",
-         "rationale": "MFA on cloud services is part of the wider rule."},
-    ]}, source="m.yaml"), source="m.yaml")
+    mappings_load(
+        mappings=parse_mappings(
+            {
+                "format": "greenlight-library/1",
+                "mappings": [
+                    {
+                        "source": "tiny-framework:A.1.1",
+                        "target": "second-framework:A.1.1",
+                        "relationship": "subset",
+                        "rationale": "MFA on cloud services is part of the wider rule.",
+                    },
+                ],
+            },
+            source="m.yaml",
+        ),
+        source="m.yaml",
+    )
 
 
 def signed_in(client_for, user):
@@ -45,7 +57,9 @@ def grow(framework_slug: str, extra: int) -> None:
 
 
 @pytest.mark.parametrize("extra", [0, 15])
-def test_catalogue_lists_frameworks_in_constant_queries(library, personas, client_for, django_assert_num_queries, extra):
+def test_catalogue_lists_frameworks_in_constant_queries(
+    library, personas, client_for, django_assert_num_queries, extra
+):
     for _ in range(extra // 5):
         FrameworkFactory()
     client = signed_in(client_for, personas.member)
@@ -56,17 +70,22 @@ def test_catalogue_lists_frameworks_in_constant_queries(library, personas, clien
 
 
 @pytest.mark.parametrize("extra", [0, 20])
-def test_framework_page_shows_grouped_controls_in_constant_queries(library, personas, client_for, django_assert_num_queries, extra):
+def test_framework_page_shows_grouped_controls_in_constant_queries(
+    library, personas, client_for, django_assert_num_queries, extra
+):
     grow("tiny-framework", extra)
     client = signed_in(client_for, personas.viewer)
     with django_assert_num_queries(6):
         response = client.get(reverse("framework_detail", args=["tiny-framework"]))
     content = response.content.decode()
-    assert "Accounts" in content and "A.1.1" in content and "Auto-fail" in content
+    for expected in ("Accounts", "A.1.1", "Auto-fail"):
+        assert expected in content
 
 
 @pytest.mark.parametrize("extra", [0, 20])
-def test_control_page_shows_guidance_questions_evidence_and_mappings(library, personas, client_for, django_assert_num_queries, extra):
+def test_control_page_shows_guidance_questions_evidence_and_mappings(
+    library, personas, client_for, django_assert_num_queries, extra
+):
     grow("tiny-framework", extra)
     client = signed_in(client_for, personas.member)
     with django_assert_num_queries(6):
@@ -75,26 +94,29 @@ def test_control_page_shows_guidance_questions_evidence_and_mappings(library, pe
     assert "Use an authenticator app." in content
     assert "Is multi-factor authentication on for every user?" in content
     assert "Screenshot of the MFA settings" in content
-    assert "Second Framework" in content and "subset of" in content
+    assert "Second Framework" in content
+    assert "Meeting it also meets this control" in content
 
 
 def test_control_page_reads_mapping_from_the_other_side(library, personas, client_for):
     response = client_for(personas.member).get(reverse("control_detail", args=["second-framework", "A.1.1"]))
     assert "Tiny Framework" in response.content.decode()
-    assert "superset of" in response.content.decode()
+    assert "Meets part of this control" in response.content.decode()
 
 
 @pytest.mark.parametrize("extra", [0, 20])
 def test_search_finds_2fa_in_constant_queries(library, personas, client_for, django_assert_num_queries, extra):
     grow("tiny-framework", extra)
     client = signed_in(client_for, personas.member)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         response = client.get(reverse("control_search"), {"q": "2FA"})
     assert "Multi-factor authentication on cloud services" in response.content.decode()
 
 
 def test_search_fragment_for_htmx(library, personas, client_for):
-    response = client_for(personas.member).get(reverse("control_search"), {"q": "backups"}, headers={"HX-Request": "true"})
+    response = client_for(personas.member).get(
+        reverse("control_search"), {"q": "backups"}, headers={"HX-Request": "true"}
+    )
     content = response.content.decode()
     assert content.lstrip().startswith('<section id="results"')
     assert "Backups" in content

@@ -13,8 +13,8 @@ from typing import Any
 
 from celery.signals import task_failure, task_postrun, task_retry
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 REQUEST_LATENCY = Histogram(
     "greenlight_http_request_duration_seconds",
@@ -26,7 +26,9 @@ TASK_OUTCOMES = Counter(
     "greenlight_celery_tasks_total", "Celery tasks finished, by task name and outcome.", ["task", "outcome"]
 )
 AI_CALLS = Counter(
-    "greenlight_ai_calls_total", "Calls to AI providers, by provider, feature and outcome.", ["provider", "feature", "outcome"]
+    "greenlight_ai_calls_total",
+    "Calls to AI providers, by provider, feature and outcome.",
+    ["provider", "feature", "outcome"],
 )
 
 

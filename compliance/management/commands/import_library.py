@@ -27,7 +27,9 @@ class Command(BaseCommand):
         except LibraryError as error:
             raise CommandError(f"Nothing was imported. {error}") from error
         for result in report.frameworks:
-            self.stdout.write(f"{result.slug}: {result.created} new, {result.updated} updated, {result.retired} retired")
+            self.stdout.write(
+                f"{result.slug}: {result.created} new, {result.updated} updated, {result.retired} retired"
+            )
         if report.mappings:
             self.stdout.write(f"{report.mappings} mapping(s) imported")
         for line in report.skipped:

@@ -27,7 +27,9 @@ class Command(BaseCommand):
             if result.skipped:
                 line = f"{result.slug}: unchanged"
             else:
-                line = (f"{result.slug}: {result.created} new, {result.updated} updated, "
-                        f"{result.retired} retired, {result.restored} restored")
+                line = (
+                    f"{result.slug}: {result.created} new, {result.updated} updated, "
+                    f"{result.retired} retired, {result.restored} restored"
+                )
             self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS(f"Library loaded in {time.perf_counter() - started:.2f} s."))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -14,6 +14,22 @@ app.autodiscover_tasks()
 
 # Connects the task-outcome counters in every process that loads the app, workers included.
 from config.observability import metrics  # noqa: E402, F401
+
+
+@signals.worker_ready.connect
+def _serve_worker_metrics(**kwargs: object) -> None:
+    """Task outcomes are counted in the worker, so the worker serves them (web's /metrics cannot see them)."""
+    from django.conf import settings
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
+
+    if not settings.CELERY_METRICS_PORT:
+        return
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Prefork children run the tasks; with a shared directory their counters are added up here.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    start_http_server(settings.CELERY_METRICS_PORT, registry=registry)
 
 
 @app.task(name="greenlight.ping", acks_late=False)

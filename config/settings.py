@@ -342,6 +342,8 @@ AI_PROVIDER = AI_PROVIDER_ORDER[0]
 
 # --- Observability --------------------------------------------------------------------------------
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+# A Celery worker's task counters live in its own process: with a port set, the worker serves them there.
+CELERY_METRICS_PORT = env_int("CELERY_METRICS_PORT", 0)
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 SENTRY_DSN = env_str("SENTRY_DSN")
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

@@ -52,6 +52,8 @@ class BenchData:
     other_organisation: Organisation
     users: dict[str, User]
     counts: dict[str, int] = field(default_factory=dict)
+    # Measurements that are not requests (a seeder's own timings), printed before the table.
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -333,6 +335,8 @@ def run(*, runs: int, warmup: int, only: str) -> None:
 
             print(f"Greenlight benchmark on {connection.vendor} (throwaway database {database_name})")
             print(f"Seeded {', '.join(f'{n:,} {what}' for what, n in data.counts.items())} in {seeded_in:.1f} s.")
+            for note in data.notes:
+                print(note)
             print(f"Each scenario: {warmup} warm-up requests, then {runs} timed; queries and memory of one more.")
             print("'x base' and '+base' compare with the baseline view requested as the same user.\n")
             print(row([name for name, _width, _align in COLUMNS]))

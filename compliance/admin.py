@@ -158,7 +158,13 @@ class MappingInline(LibraryPermissions, admin.TabularInline):
 class ControlAdmin(LibraryPermissions, admin.ModelAdmin):
     list_display = ["ref", "title", "framework", "group", "weight", "assessable", "auto_fail", "retired_at"]
     list_select_related = ["framework", "group"]
-    list_filter = ["framework", "assessable", "auto_fail", ("retired_at", admin.EmptyFieldListFilter)]
+    list_filter = [
+        "framework",
+        ("group", admin.RelatedOnlyFieldListFilter),
+        "assessable",
+        "auto_fail",
+        ("retired_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["ref", "title", "framework__name"]
     autocomplete_fields = ["group"]
     readonly_fields = ["retired_at", "urn"]

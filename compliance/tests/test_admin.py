@@ -115,5 +115,5 @@ def test_control_changelist_in_constant_queries(library, editor, django_assert_n
     for _ in range(extra):
         ControlFactory(group=group)
     editor.get(reverse("admin:compliance_control_changelist"))
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         editor.get(reverse("admin:compliance_control_changelist"))

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
+from allauth.account import forms as allauth_forms
 from django import forms
 
 from accounts.roles import ROLE_DESCRIPTIONS, Role
@@ -54,3 +55,20 @@ class AuditFilterForm(forms.Form):
             ("invitation.", "Invitations"),
         ],
     )
+
+
+class LoginForm(allauth_forms.LoginForm):
+    """allauth's sign-in form with our wording (sentence case, UK English)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "remember" in self.fields:
+            self.fields["remember"].label = "Keep me signed in on this device"
+
+
+class SignupForm(allauth_forms.SignupForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "password2" in self.fields:
+            self.fields["password2"].label = "Confirm password"
+            self.fields["password2"].widget.attrs["placeholder"] = "Type the password again"

@@ -15,17 +15,5 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @member_required()
-def assessment(request: HttpRequest) -> HttpResponse:
-    return render_page(request, "assessments/assessment.html")
-
-
-@require_GET
-@member_required()
-def plan(request: HttpRequest) -> HttpResponse:
-    return render_page(request, "assessments/plan.html")
-
-
-@require_GET
-@member_required()
 def reports(request: HttpRequest) -> HttpResponse:
     return render_page(request, "assessments/reports.html")

@@ -1,0 +1,17 @@
+"""Background work for the SMB journey. Tasks take ids, load fresh rows and call a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from accounts.models import Organisation
+
+
+@shared_task(name="assessments.take_readiness_snapshot", autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
+def take_readiness_snapshot(organisation_id: int) -> int:
+    from assessments.services import snapshot_take
+
+    organisation = Organisation.objects.filter(pk=organisation_id).first()
+    if organisation is None:  # deleted before the snapshot was due
+        return 0
+    return len(snapshot_take(organisation=organisation))

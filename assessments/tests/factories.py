@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from accounts.tests.factories import OrganisationFactory
+from assessments.models import (
+    Answer,
+    AnswerStatus,
+    AssessmentRound,
+    BusinessProfile,
+    FrameworkAdoption,
+    PlanTask,
+    ReadinessSnapshot,
+)
+from compliance.tests.factories import ControlFactory, FrameworkFactory
+
+
+class BusinessProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BusinessProfile
+        skip_postgeneration_save = True
+        # One profile per organisation: asking again returns the existing one.
+        django_get_or_create = ("organisation",)
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    company_name = factory.Sequence(lambda n: f"Profiled Company {n} Ltd")
+    company_number = factory.Sequence(lambda n: f"{n:08d}")
+    customers_personal_data = True
+    employee_data = True
+
+
+class FrameworkAdoptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FrameworkAdoption
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    framework = factory.SubFactory(FrameworkFactory)
+
+
+class AssessmentRoundFactory(factory.django.DjangoModelFactory):
+    """Closed by default: an organisation has only one open round, which services create."""
+
+    class Meta:
+        model = AssessmentRound
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    name = factory.Sequence(lambda n: f"Assessment round number {n}")
+    closed_at = factory.LazyFunction(timezone.now)
+
+
+class AnswerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Answer
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    round = factory.SubFactory(AssessmentRoundFactory, organisation=factory.SelfAttribute("..organisation"))
+    control = factory.SubFactory(ControlFactory)
+    status = AnswerStatus.PARTIAL
+    notes = factory.Sequence(lambda n: f"Answer note number {n} about our laptops")
+
+
+class ReadinessSnapshotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ReadinessSnapshot
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    framework = factory.SubFactory(FrameworkFactory)
+    score = Decimal("42.5")
+    band = "red"
+
+
+class PlanTaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PlanTask
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    title = factory.Sequence(lambda n: f"Plan task number {n}: turn on backups")
+    description = "Make sure backups run nightly."

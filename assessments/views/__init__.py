@@ -1,0 +1,1 @@
+"""The SMB journey's pages, one module per part of the journey."""

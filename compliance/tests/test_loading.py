@@ -138,3 +138,29 @@ def test_a_failed_load_leaves_the_framework_as_it_was():
     with pytest.raises(LibraryError):
         load(data)
     assert Control.objects.get(ref="A.1.1").title == "Multi-factor authentication on cloud services"
+
+
+def test_reloading_keeps_organisations_answers_even_for_retired_controls(personas):
+    from accounts.audit import Actor
+    from assessments import services as journey
+    from assessments.models import Answer, AnswerStatus
+
+    load(tiny())
+    framework = Framework.objects.get(slug="tiny-framework")
+    actor = Actor(user=personas.owner)
+    journey.framework_adopt(organisation=personas.organisation, framework=framework, target_date=None, actor=actor)
+    for ref in ("A.1.1", "A.1.2"):
+        journey.answer_save(
+            organisation=personas.organisation,
+            control=Control.objects.get(ref=ref),
+            status=AnswerStatus.IMPLEMENTED,
+            actor=actor,
+        )
+    data = tiny()
+    data["controls"] = [c for c in data["controls"] if c["ref"] != "A.1.2"]
+    data["controls"][0]["guidance"] = "Use an authenticator app, not text messages."
+    load(data)
+    answers = {a.control.ref: a for a in Answer.objects.select_related("control")}
+    assert set(answers) == {"A.1.1", "A.1.2"}
+    assert answers["A.1.2"].control.retired_at is not None
+    assert answers["A.1.1"].control.guidance == "Use an authenticator app, not text messages."

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import Organisation
@@ -212,7 +212,14 @@ def tasks_for(organisation: Organisation, *, owner_id: int | None = None, status
         tasks = tasks.filter(owner_id=owner_id)
     if status:
         tasks = tasks.filter(status=status)
-    return tasks.order_by("status", "priority", "due_date", "position")
+    # Work in hand first, then what is waiting, then what is finished.
+    status_order = Case(
+        When(status=TaskStatus.DOING, then=Value(0)),
+        When(status=TaskStatus.TODO, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return tasks.order_by(status_order, "priority", "due_date", "position")
 
 
 def tasks_due(organisation: Organisation, *, within_days: int = 14) -> QuerySet[PlanTask]:

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
@@ -91,16 +92,23 @@ def framework_adopt(
         framework=framework,
         defaults={"target_date": target_date, "adopted_by": actor.user},
     )
-    if not created and adoption.target_date != target_date:
+    target_changed = not created and adoption.target_date != target_date
+    if target_changed:
         adoption.target_date = target_date
         adoption.save(update_fields=["target_date"])
-    if created or target_date:
+    if created or target_changed:
         when = f" with a target of {target_date:%-d %B %Y}" if target_date else ""
         audit_record(
             organisation=organisation,
             actor=actor,
             action="framework.adopted" if created else "framework.target_changed",
-            summary=f"{'Adopted' if created else 'Set the target for'} {framework.name}{when}",
+            summary=(
+                f"Adopted {framework.name}{when}"
+                if created
+                else f"Set the target for {framework.name}{when}"
+                if target_date
+                else f"Removed the target date for {framework.name}"
+            ),
             target=adoption,
         )
     round_current(organisation=organisation)
@@ -218,7 +226,8 @@ def answer_save(
         raise ValidationError("Say why this control does not apply: the reason is kept for auditors.")
     current_round = round_current(organisation=organisation)
     answer = (
-        Answer.objects.select_for_update()
+        # Lock only the answer row: PostgreSQL refuses FOR UPDATE on the nullable side of the join.
+        Answer.objects.select_for_update(of=("self",))
         .select_related("updated_by")
         .filter(organisation=organisation, round=current_round, control=control)
         .first()
@@ -240,7 +249,9 @@ def answer_save(
         changed = any(getattr(answer, name) != value for name, value in values.items())
         if not changed:
             return AnswerResult(answer=answer, changed=False)
-        if expected_version is not None and expected_version != answer.version:
+        # A stale form only matters when someone else answered in between (not your own autosave).
+        someone_else = answer.updated_by_id != (actor.user.pk if actor.user else None)
+        if expected_version is not None and expected_version != answer.version and someone_else:
             overwrote = _describe(answer)
         previous = answer.get_status_display()
         for name, value in values.items():
@@ -296,11 +307,24 @@ def _apply_to_mapped(
     )
     applied = [target for target in targets if target.pk not in already]
     for target in applied:
-        Answer.objects.update_or_create(
+        existing = Answer.objects.filter(organisation=organisation, round=round_, control=target)
+        # Bump the version so a form opened before this change reports the overwrite.
+        if existing.update(
+            status=status,
+            via_control=control,
+            updated_by=actor.user,
+            updated_at=timezone.now(),
+            version=F("version") + 1,
+        ):
+            continue
+        Answer.objects.create(
             organisation=organisation,
             round=round_,
             control=target,
-            defaults={"status": status, "via_control": control, "updated_by": actor.user, "updated_at": timezone.now()},
+            status=status,
+            via_control=control,
+            updated_by=actor.user,
+            updated_at=timezone.now(),
         )
     if applied:
         refs = ", ".join(f"{c.framework.name} {c.ref}" for c in applied)
@@ -367,7 +391,7 @@ def snapshot_take(*, organisation: Organisation) -> list[ReadinessSnapshot]:
 
 
 # --- Implementation plan --------------------------------------------------------------------------
-def _priority(gap: selectors.Gap) -> int:
+def gap_priority(gap: selectors.Gap) -> int:
     if gap.auto_fail:
         return Priority.CRITICAL
     if gap.control.weight >= 5:
@@ -377,14 +401,16 @@ def _priority(gap: selectors.Gap) -> int:
     return Priority.LOW
 
 
-def _effort(control: Control, question_count: int) -> str:
+EFFORT_SIZES = [Effort.SMALL, Effort.MEDIUM, Effort.LARGE]
+
+
+def gap_effort(gap: selectors.Gap, question_count: int) -> str:
     """A rough size from how much the control asks: more questions, more work. A partly done
     control is a size smaller."""
-    if question_count <= 2:
-        return Effort.SMALL
-    if question_count <= 4:
-        return Effort.MEDIUM
-    return Effort.LARGE
+    size = 0 if question_count <= 2 else 1 if question_count <= 4 else 2
+    if gap.status == AnswerStatus.PARTIAL:
+        size = max(size - 1, 0)
+    return EFFORT_SIZES[size]
 
 
 EFFORT_ORDER: dict[str, int] = {Effort.SMALL: 0, Effort.MEDIUM: 1, Effort.LARGE: 2}
@@ -425,10 +451,16 @@ def plan_generate(*, organisation: Organisation, actor: Actor, today: date | Non
         covered.update(joined)
         planned.append((gap, joined))
 
+    gaps_by_control = {gap.control.pk: gap for gap in gaps}
+
+    def task_priority(joined: list[int]) -> int:
+        # A task is as urgent as the most urgent gap it closes.
+        return min(gap_priority(gaps_by_control[control_id]) for control_id in joined)
+
     def order_key(item: tuple[selectors.Gap, list[int]]) -> tuple[int, int, int]:
-        gap, _joined = item
-        effort = _effort(gap.control, question_counts.get(gap.control.pk, 0))
-        return (_priority(gap), EFFORT_ORDER[effort], -int(gap.impact * 10))
+        gap, joined = item
+        effort = gap_effort(gap, question_counts.get(gap.control.pk, 0))
+        return (task_priority(joined), EFFORT_ORDER[effort], -int(gap.impact * 10))
 
     planned.sort(key=order_key)
     start = PlanTask.objects.filter(organisation=organisation).count()
@@ -436,7 +468,7 @@ def plan_generate(*, organisation: Organisation, actor: Actor, today: date | Non
     cursor = today
     for index, (gap, joined) in enumerate(planned):
         control = gap.control
-        effort = _effort(control, question_counts.get(control.pk, 0))
+        effort = gap_effort(gap, question_counts.get(control.pk, 0))
         cursor = cursor + timedelta(days=EFFORT_DAYS[effort])
         target = targets.get(control.framework_id)
         due = min(cursor, target) if target else cursor
@@ -447,7 +479,7 @@ def plan_generate(*, organisation: Organisation, actor: Actor, today: date | Non
                 organisation=organisation,
                 title=f"{control.framework.name} {control.ref}: {control.title}"[:300],
                 description=(control.description + also).strip(),
-                priority=_priority(gap),
+                priority=task_priority(joined),
                 effort=effort,
                 due_date=due,
                 origin="generated",

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from accounts.access import member_required
+from accounts.access import member_required, require_membership
+from assessments.models import FrameworkAdoption
+from assessments.selectors import FrameworkReadiness, readiness_for
 from compliance import selectors
+from compliance.models import Framework
 from compliance.search import search_controls
 from config.pages import render_page
 
@@ -21,11 +26,73 @@ def framework_list(request: HttpRequest) -> HttpResponse:
 @member_required()
 def framework_detail(request: HttpRequest, framework_slug: str) -> HttpResponse:
     framework = selectors.framework_by_slug(framework_slug)
+    tree = selectors.framework_tree(framework)
     return render_page(
         request,
         "compliance/framework_detail.html",
-        {"framework": framework, "tree": selectors.framework_tree(framework)},
+        {"framework": framework, "tree": tree, "progress": _assessment_progress(request, framework, tree)},
     )
+
+
+@dataclass(frozen=True)
+class ControlProgress:
+    """A control's answer as the framework page shows it."""
+
+    label: str
+    badge: str
+    via: str = ""
+
+
+@dataclass(frozen=True)
+class FrameworkProgress:
+    readiness: FrameworkReadiness
+    answered: int
+    applicable: int
+
+
+ANSWER_BADGES = {
+    "implemented": ("Implemented", "badge-success"),
+    "partial": ("Partially implemented", "badge-warning"),
+    "not_implemented": ("Not implemented", "badge-danger"),
+    "not_applicable": ("Not applicable", "badge-muted"),
+    None: ("Not answered yet", ""),
+}
+
+
+def _assessment_progress(
+    request: HttpRequest, framework: Framework, tree: list[selectors.GroupNode]
+) -> FrameworkProgress | None:
+    """When the organisation has adopted the framework: its readiness, and each control's answer set
+    on the control as `progress` for the tree to show. A fixed number of queries, whatever the size."""
+    membership = require_membership(request)
+    if not FrameworkAdoption.objects.filter(organisation_id=membership.organisation_id, framework=framework).exists():
+        return None
+    readiness = readiness_for(membership.organisation)
+    framework_readiness = readiness.for_framework(framework.pk)
+    if framework_readiness is None:
+        return None
+    answered = applicable = 0
+    nodes = list(tree)
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.children)
+        for control in node.controls:
+            state = readiness.states.get(control.pk)
+            if state is None:  # not assessable, or retired
+                continue
+            if control.pk in readiness.excluded_by_profile:
+                control.progress = ControlProgress("Does not apply to you", "badge-muted")  # type: ignore[attr-defined]
+                continue
+            applicable += 1
+            answered += bool(state.status)
+            label, badge = ANSWER_BADGES.get(state.status, ANSWER_BADGES[None])
+            answer = readiness.answers.get(control.pk)
+            via_id = answer.via_control_id if answer else state.via_control_id
+            via = readiness.controls.get(via_id) if via_id else None
+            control.progress = ControlProgress(  # type: ignore[attr-defined]
+                label, badge, f"{via.framework.name} {via.ref}" if via else ""
+            )
+    return FrameworkProgress(framework_readiness, answered=answered, applicable=applicable)
 
 
 @require_GET

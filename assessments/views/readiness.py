@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -24,8 +24,13 @@ def status_label(status: str | None) -> str:
     return STATUS_LABELS.get(status, str(status))
 
 
+def _plain(value: Decimal) -> Decimal:
+    """20.0 as 20 and 23.50 as 23.5: sums of weights × credits are whole or halves."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.quantize(Decimal("0.1"))
+
+
 def _percent(part: Decimal, whole: Decimal) -> Decimal:
-    return (Decimal(100) * part / whole).quantize(Decimal("0.1")) if whole else Decimal(0)
+    return (Decimal(100) * part / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP) if whole else Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,12 @@ def readiness_explained(request: HttpRequest) -> HttpResponse:
     return render_page(
         request,
         "assessments/readiness.html",
-        {"readiness": readiness, "summaries": summaries, **_formula()},
+        {
+            "readiness": readiness,
+            "summaries": summaries,
+            "overall_band": scoring.band_for(readiness.overall),
+            **_formula(),
+        },
     )
 
 
@@ -120,7 +130,7 @@ def _explanation(readiness: selectors.Readiness, framework: selectors.FrameworkR
     # Totals are worked out from the weights, not by adding the rounded rows, so they equal the score.
     total_weight = sum(c.weight for c in framework.score.contributions)
     weighted_credit = sum((c.weight * c.credit for c in framework.score.contributions), Decimal(0))
-    possible = Decimal(100) if total_weight else Decimal(0)
+    possible = Decimal("100.0") if total_weight else Decimal(0)
     earned = _percent(weighted_credit, Decimal(total_weight))
 
     groups: dict[int, GroupSubtotal] = {}
@@ -144,16 +154,14 @@ def _explanation(readiness: selectors.Readiness, framework: selectors.FrameworkR
         if control.framework_id != framework_id:
             continue
         if control.pk in readiness.excluded_by_profile:
-            by_profile.append(
-                Excluded(control=control, unmet_facts=tuple(readiness.excluded_by_profile[control.pk]))
-            )
+            by_profile.append(Excluded(control=control, unmet_facts=tuple(readiness.excluded_by_profile[control.pk])))
         elif readiness.states[control.pk].status == scoring.NOT_APPLICABLE:
             by_answer.append(Excluded(control=control, answer=readiness.answers.get(control.pk)))
     return {
         "rows": rows,
         "groups": sorted(groups.values(), key=lambda g: (-g.lost, g.position)),
         "total_weight": total_weight,
-        "weighted_credit": weighted_credit.normalize() if weighted_credit else Decimal(0),
+        "weighted_credit": _plain(weighted_credit),
         "total_possible": possible,
         "total_earned": earned,
         "total_lost": possible - earned,
@@ -167,7 +175,7 @@ def _explanation(readiness: selectors.Readiness, framework: selectors.FrameworkR
 @member_required()
 def readiness_framework(request: HttpRequest, framework_slug: str) -> HttpResponse:
     adoption = get_adopted_framework_for(request, framework_slug)
-    readiness = selectors.readiness_for(adoption.organisation)
+    readiness = selectors.readiness_for(require_membership(request).organisation)
     framework = readiness.for_framework(adoption.framework_id)
     assert framework is not None  # adopted, so readiness_for computed it
     return render_page(
@@ -212,14 +220,14 @@ def gaps(request: HttpRequest) -> HttpResponse:
         GapRow(
             gap=gap,
             framework_name=gap.control.framework.name,
-            open_task_id=(open_tasks.get(gap.control.pk) or [None])[0],
+            open_task_id=min(open_tasks[gap.control.pk]) if gap.control.pk in open_tasks else None,
             plan_controls=(
                 gap.control.pk,
                 *sorted(
                     pk for pk in readiness.mapped.get(gap.control.pk, ()) if pk in gap_ids and pk not in open_tasks
                 ),
             ),
-            priority=services._priority(gap),
+            priority=services.gap_priority(gap),
         )
         for gap in page.object_list
     ]

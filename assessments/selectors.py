@@ -74,6 +74,22 @@ class Readiness:
         return next((f for f in self.frameworks if f.adoption.framework_id == framework_id), None)
 
 
+READINESS_CONTROL_FIELDS = (
+    "id", "framework_id", "group_id", "ref", "title", "description", "weight", "applies_if", "auto_fail",
+    "assessable", "position", "retired_at",
+    "group__id", "group__ref", "group__title", "group__kind", "group__parent_id", "group__position",
+)
+READINESS_ANSWER_FIELDS = (
+    "id", "organisation_id", "round_id", "control_id", "status", "notes", "justification", "owner_id",
+    "via_control_id", "updated_by_id", "updated_at", "version",
+)
+
+
+def control_guidance(control_ids: list[int]) -> dict[int, str]:
+    """The guidance text of some controls, in one query (readiness_for leaves it out)."""
+    return dict(Control.objects.filter(pk__in=control_ids).values_list("pk", "guidance"))
+
+
 def covering_map(mappings: list[tuple[int, int, str]]) -> dict[int, set[int]]:
     """covered_by[a] = controls whose implementation also implements a (see scoring.effective_states)."""
     covered_by: dict[int, set[int]] = defaultdict(set)
@@ -91,28 +107,38 @@ def readiness_for(organisation: Organisation) -> Readiness:
     facts = profile_facts(profile_for(organisation))
     current = open_round(organisation)
     framework_ids = [adoption.framework_id for adoption in adoptions]
-    controls = {
-        control.pk: control
-        for control in Control.objects.live()
+    frameworks = {adoption.framework_id: adoption.framework for adoption in adoptions}
+    # Only what the journey's pages show: the long guidance text is loaded where it is displayed
+    # (`control_guidance`), and every control shares its framework object from the adoptions.
+    controls: dict[int, Control] = {}
+    for control in (
+        Control.objects.live()
         .filter(framework_id__in=framework_ids, assessable=True)
-        .select_related("group", "framework")
+        .select_related("group")
+        .only(*READINESS_CONTROL_FIELDS)
         .order_by("framework__position", "position")
-    }
+    ):
+        control.framework = frameworks[control.framework_id]
+        controls[control.pk] = control
     answers: dict[int, Answer] = {}
     if current is not None and controls:
         answers = {
             answer.control_id: answer
-            for answer in Answer.objects.filter(organisation=organisation, round=current).select_related("owner")
+            for answer in Answer.objects.filter(organisation=organisation, round=current).only(*READINESS_ANSWER_FIELDS)
         }
     edges = (
         list(
-            ControlMapping.objects.filter(source_id__in=controls, target_id__in=controls).values_list(
-                "source_id", "target_id", "relationship"
-            )
+            ControlMapping.objects.filter(
+                source__framework_id__in=framework_ids,
+                source__retired_at__isnull=True,
+                target__framework_id__in=framework_ids,
+                target__retired_at__isnull=True,
+            ).values_list("source_id", "target_id", "relationship")
         )
         if controls
         else []
     )
+    edges = [edge for edge in edges if edge[0] in controls and edge[1] in controls]
     mapped: dict[int, set[int]] = defaultdict(set)
     for source, target, _relationship in edges:
         mapped[source].add(target)

@@ -194,6 +194,7 @@ class GapRow:
     # What "Add to plan" links: the gap, and the mapped gaps without an open task that it also closes.
     plan_controls: tuple[int, ...]
     priority: int
+    guidance: str = ""
 
     @property
     def control(self) -> Control:
@@ -216,6 +217,7 @@ def gaps(request: HttpRequest) -> HttpResponse:
     open_tasks = selectors.open_tasks_by_control(organisation)
     shown = [gap for gap in all_gaps if chosen is None or gap.control.framework_id == chosen.pk]
     page = Paginator(shown, GAPS_PAGE_SIZE).get_page(request.GET.get("page"))
+    guidance = selectors.control_guidance([gap.control.pk for gap in page.object_list])
     rows = [
         GapRow(
             gap=gap,
@@ -228,6 +230,7 @@ def gaps(request: HttpRequest) -> HttpResponse:
                 ),
             ),
             priority=services.gap_priority(gap),
+            guidance=guidance.get(gap.control.pk, ""),
         )
         for gap in page.object_list
     ]

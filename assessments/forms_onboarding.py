@@ -139,7 +139,10 @@ class StepForm(forms.Form):
                 field.disabled = True
             elif autosave_url:
                 # Each field saves itself when it changes; htmx sends the whole form with the field's name.
-                field.widget.attrs.update({"hx-post": autosave_url, "hx-trigger": "change"})
+                # Saves from one form queue behind each other, so quick changes arrive in order.
+                field.widget.attrs.update(
+                    {"hx-post": autosave_url, "hx-trigger": "change", "hx-sync": "closest form:queue all"}
+                )
 
     def grouped(self) -> list[tuple[str, list[forms.BoundField]]]:
         sections = self.sections or (("", tuple(self.fields)),)

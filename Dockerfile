@@ -10,6 +10,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 RUN useradd --create-home --uid 10001 greenlight
+# DejaVu gives PDF exports the full range of names and symbols (Łukasz, Zoë, £).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 
 # Dependencies first, so code changes do not reinstall them.
 COPY requirements.txt ./

@@ -22,6 +22,10 @@ def _isolated_settings(settings, tmp_path):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Never reach a real AI provider from a test, whatever keys the machine has.
+    settings.GEMINI_API_KEY = ""
+    settings.OPENAI_API_KEY = ""
+    settings.AI_PROVIDER_ORDER = ["offline"]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(tmp_path)}

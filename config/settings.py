@@ -327,19 +327,39 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
 }
 
-# --- AI providers (the gateway arrives with the AI issue; the settings exist now) ------------------
+# --- AI providers (the gateway in chat/ai tries them in order; see the README) ------------------
 GEMINI_API_KEY = env_str("GEMINI_API_KEY")
 GEMINI_MODEL = env_str("GEMINI_MODEL", "gemini-2.5-flash")
+# Empty: Google's public endpoint. Set for a proxy or a regional gateway.
+GEMINI_BASE_URL = env_str("GEMINI_BASE_URL")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_MODEL = env_str("OPENAI_MODEL", "gpt-4.1-mini")
-# Providers in the order they are tried. By default, configured providers come first and the
-# built-in offline provider is always the last resort.
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+# Providers in the order they are tried. By default, configured providers come first; the built-in
+# offline provider is always the last resort, whatever the list says.
+AI_PROVIDERS = ("gemini", "openai", "offline")
 AI_PROVIDER_ORDER = env_list("AI_PROVIDER_ORDER") or [
     *(["gemini"] if GEMINI_API_KEY else []),
     *(["openai"] if OPENAI_API_KEY else []),
-    "offline",
 ]
+if unknown_providers := sorted(set(AI_PROVIDER_ORDER) - set(AI_PROVIDERS)):
+    raise ImproperlyConfigured(f"AI_PROVIDER_ORDER names unknown providers {unknown_providers}; known: {AI_PROVIDERS}.")
+AI_PROVIDER_ORDER = [*dict.fromkeys(name for name in AI_PROVIDER_ORDER if name != "offline"), "offline"]
 AI_PROVIDER = AI_PROVIDER_ORDER[0]
+# Seconds one request to a provider may take, and how often a retryable failure is retried there
+# (exponential backoff with jitter) before the next provider is tried.
+AI_TIMEOUT_SECONDS = env_int("AI_TIMEOUT_SECONDS", 30)
+AI_MAX_RETRIES = env_int("AI_MAX_RETRIES", 2)
+# The longest wait before a retry: a provider asking for a longer pause (Retry-After) is skipped instead.
+AI_RETRY_MAX_WAIT_SECONDS = env_int("AI_RETRY_MAX_WAIT_SECONDS", 10)
+# Circuit breaker per provider: after this many consecutive failures it is skipped for the cool-down.
+AI_CIRCUIT_FAILURES = env_int("AI_CIRCUIT_FAILURES", 5)
+AI_CIRCUIT_COOLDOWN_SECONDS = env_int("AI_CIRCUIT_COOLDOWN_SECONDS", 60)
+# Per organisation, for external providers only (0 turns a limit off). Past either, offline answers.
+AI_REQUESTS_PER_MINUTE = env_int("AI_REQUESTS_PER_MINUTE", 60)
+AI_MONTHLY_TOKEN_BUDGET = env_int("AI_MONTHLY_TOKEN_BUDGET", 2_000_000)
+# Keep the (redacted) prompts and the responses of AI calls. Off: only counts and outcomes are kept.
+AI_STORE_PROMPTS = env_bool("AI_STORE_PROMPTS", False)
 
 # --- Observability --------------------------------------------------------------------------------
 METRICS_TOKEN = env_str("METRICS_TOKEN")

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from accounts.tenancy import TenantModel
+
+
+class AICallOutcome(models.TextChoices):
+    OK = "ok", "Answered"
+    INVALID_OUTPUT = "invalid_output", "Output failed the schema"
+    EMPTY_OUTPUT = "empty_output", "No output (refused, blocked or cut off)"
+    TIMEOUT = "timeout", "Timed out"
+    RATE_LIMITED = "rate_limited", "Provider rate limit (429)"
+    SERVER_ERROR = "server_error", "Provider error (5xx)"
+    CLIENT_ERROR = "client_error", "Request refused (4xx)"
+    CONNECTION_ERROR = "connection_error", "Could not connect"
+    MALFORMED_RESPONSE = "malformed_response", "Unreadable response"
+    CIRCUIT_OPEN = "circuit_open", "Skipped: circuit open"
+    BUDGET_EXHAUSTED = "budget_exhausted", "Skipped: monthly token budget used"
+    THROTTLED = "throttled", "Skipped: organisation's request rate limit"
+
+
+class AICall(TenantModel):
+    """One attempt at one provider, or one provider skipped, for one `ai_generate` request.
+
+    Token counts are the provider's own; `cost_estimate` is approximate (see `chat/ai/pricing.py`).
+    `prompt` and `response` stay empty unless `AI_STORE_PROMPTS` is on, and hold the redacted text.
+    """
+
+    request_id = models.UUIDField(default=uuid.uuid4, db_index=True, help_text="Groups the attempts of one request.")
+    feature = models.CharField(max_length=60)
+    provider = models.CharField(max_length=20)
+    model = models.CharField(max_length=100, blank=True)
+    outcome = models.CharField(max_length=20, choices=AICallOutcome.choices)
+    error = models.CharField(max_length=300, blank=True)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    cost_estimate = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True, help_text="Approximate, in pounds; empty if unknown."
+    )
+    prompt = models.TextField(blank=True)
+    response = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "AI call"
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["organisation", "created_at"], name="aicall_org_created")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(outcome__in=AICallOutcome.values), name="aicall_outcome_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.feature} via {self.provider}: {self.outcome}"
+
+    @property
+    def tokens(self) -> int:
+        return self.tokens_in + self.tokens_out

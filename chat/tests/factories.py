@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from accounts.tests.factories import OrganisationFactory
+from chat.models import AICall, AICallOutcome
+
+
+class AICallFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AICall
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    feature = factory.Sequence(lambda n: f"policy-draft-{n}")
+    provider = "gemini"
+    model = "gemini-2.5-flash"
+    outcome = AICallOutcome.OK
+    tokens_in = 1200
+    tokens_out = 800
+    latency_ms = 950
+    cost_estimate = Decimal("0.001796")
+    created_at = factory.LazyFunction(timezone.now)

@@ -1,8 +1,10 @@
 """Benchmark scenarios for the policy studio (run by `make bench`, see config/bench.py).
 
 The large organisation has 200 policies in every status, with versions, mapped controls and staff
-acknowledgements: more than any small business will keep. Exports are functions, not pages, so the
-seeder times them itself and reports the numbers as notes.
+acknowledgements: more than any small business will keep. Exports and drafting are functions, not
+pages, so the seeder times them itself and reports the numbers as notes: the PDF and Word exports of a
+ten-page policy, and the offline draft of every template (tailoring plus the gateway's offline answer).
+It also checks that the policy list costs as many queries with no policies as with 200.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ POLICIES = 200
 CONTROLS_PER_POLICY = 6
 EXPORT_RUNS = 5
 EXPORT_BUDGET_S = 1.0
+DRAFT_BUDGET_MS = 300
+PAGE_BUDGET_MS = 50
 TITLES = (
     "Information Security Policy",
     "Acceptable Use Policy",
@@ -83,6 +87,8 @@ def seed(data: BenchData) -> None:
     from policies.models import Policy, PolicyAcknowledgement, PolicyStatus, PolicyVersion
 
     organisation, owner = data.organisation, data.users["owner"]
+    _time_drafting(data)
+    queries_before = _list_queries(data)
     now = timezone.now()
     today = timezone.localdate()
     statuses = list(PolicyStatus)
@@ -169,7 +175,48 @@ def seed(data: BenchData) -> None:
     data.counts["policies"] = len(policies)
     data.counts["policy versions"] = len(versions)
     data.counts["acknowledgements"] = len(acknowledgements)
+    queries_after = _list_queries(data)
+    verdict = "constant" if queries_before == queries_after else "NOT CONSTANT"
+    data.notes.append(
+        f"Policy list: {queries_before} queries with no policies, {queries_after} with {POLICIES} ({verdict})."
+    )
     _time_exports(data, policies[0], controls)
+
+
+def _time_drafting(data: BenchData) -> None:
+    """Draft every template offline through the page's code path, without saving: the budget is per template."""
+    from policies.drafting import draft_sections
+    from policies.library import load_library
+    from policies.tailoring import policy_context_for
+
+    templates = load_library()
+    context = policy_context_for(data.organisation)
+    timings: dict[str, float] = {}
+    for template in templates.values():
+        started = time.perf_counter()
+        draft_sections(organisation=data.organisation, template=template, context=context)
+        timings[template.key] = (time.perf_counter() - started) * 1000
+    slowest = max(timings, key=timings.__getitem__)
+    over = [f"{key} {ms:.0f} ms" for key, ms in timings.items() if ms > DRAFT_BUDGET_MS]
+    data.notes.append(
+        f"Offline drafts of {len(templates)} policy templates: median {statistics.median(timings.values()):.0f} ms, "
+        f"slowest {slowest} {timings[slowest]:.0f} ms (budget {DRAFT_BUDGET_MS} ms each)"
+        + (f"; OVER BUDGET: {', '.join(over)}." if over else ".")
+    )
+
+
+def _list_queries(data: BenchData) -> int:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(data.users["owner"])
+    client.get(reverse("policy_list"))  # settle the session's organisation
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("policy_list"))
+    return len(queries)
 
 
 def _time_exports(data: BenchData, policy: Any, controls: list[int]) -> None:
@@ -229,6 +276,28 @@ def _timed(export: Callable[[Any], bytes], version: Any) -> tuple[bytes, float, 
     return output, first, statistics.median(timings)
 
 
+def _first_policy(data: BenchData) -> dict[str, int]:
+    from policies.models import Policy, PolicyStatus
+
+    policy = Policy.objects.filter(organisation=data.organisation, status=PolicyStatus.PUBLISHED).order_by("pk").first()
+    return {"policy_id": policy.pk if policy else 0}
+
+
 SCENARIOS = [
-    Scenario(f"policy list ({POLICIES} policies)", "policy_list", as_user="owner"),
+    Scenario(f"policy list ({POLICIES} policies)", "policy_list", as_user="owner", budget_ms=PAGE_BUDGET_MS),
+    Scenario(
+        "policy list, published only (htmx)",
+        "policy_list",
+        as_user="owner",
+        query={"status": "published"},
+        htmx=True,
+        budget_ms=PAGE_BUDGET_MS,
+    ),
+    Scenario(
+        "policy page, published with a draft after it",
+        "policy_detail",
+        as_user="owner",
+        kwargs=_first_policy,
+        budget_ms=PAGE_BUDGET_MS,
+    ),
 ]

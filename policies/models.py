@@ -32,8 +32,9 @@ class Policy(TenantModel):
     template_key = models.CharField(max_length=60, blank=True, help_text="The template it was drafted from.")
     title = models.CharField(max_length=200)
     status = models.CharField(max_length=20, choices=PolicyStatus.choices, default=PolicyStatus.DRAFT)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                              related_name="+")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     review_date = models.DateField(null=True, blank=True)
     # The library controls the policy satisfies; a published policy counts towards them.
     controls = models.ManyToManyField("compliance.Control", related_name="+", blank=True)
@@ -44,7 +45,8 @@ class Policy(TenantModel):
         ordering = ["title"]
         constraints = [
             models.UniqueConstraint(
-                fields=["organisation", "template_key"], condition=~models.Q(template_key=""),
+                fields=["organisation", "template_key"],
+                condition=~models.Q(template_key=""),
                 name="policy_one_per_template",
             ),
             models.CheckConstraint(condition=models.Q(status__in=PolicyStatus.values), name="policy_status_valid"),
@@ -69,12 +71,14 @@ class PolicyVersion(TenantModel):
     sections = models.JSONField(default=list)
     # Bumped on every save of a draft, so a stale editor's save is refused instead of lost.
     revision = models.PositiveIntegerField(default=1)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
     approval_comment = models.TextField(blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
@@ -137,8 +141,7 @@ class GenerationJob(TenantModel):
     """Drafting a policy in the background, with progress a page can poll."""
 
     policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="jobs")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                                     related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)  # percent
     message = models.CharField(max_length=300, blank=True)

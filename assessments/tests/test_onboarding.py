@@ -117,7 +117,8 @@ def test_the_card_step_explains_each_way_of_taking_cards(personas, owner):
 
     assert 'type="radio" name="card_handling" value="hosted"' in body
     assert "card numbers never touch your website" in body
-    assert 'value="none" hx-post="/onboarding/data/" hx-trigger="change" id="id_card_handling_0" checked' in body
+    assert 'value="none" hx-post="/onboarding/data/" hx-trigger="change" hx-sync="closest form:queue all" ' in body
+    assert 'id="id_card_handling_0" checked' in body
 
 
 # --- Autosave -------------------------------------------------------------------------------------

@@ -32,8 +32,15 @@ class PolicyVersionFactory(factory.django.DjangoModelFactory):
     number = factory.Sequence(lambda n: n + 1)
     title = factory.SelfAttribute("policy.title")
     sections = factory.Sequence(
-        lambda n: [{"key": "purpose", "title": "Purpose", "body": f"Purpose text number {n} for our staff.",
-                    "origin": "template", "provider": ""}]
+        lambda n: [
+            {
+                "key": "purpose",
+                "title": "Purpose",
+                "body": f"Purpose text number {n} for our staff.",
+                "origin": "template",
+                "provider": "",
+            }
+        ]
     )
 
 

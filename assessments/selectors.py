@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import operator
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property, reduce
+from typing import NamedTuple
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, TextField, Value, When
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.models import Organisation
@@ -22,7 +28,7 @@ from assessments.models import (
     ReadinessSnapshot,
     TaskStatus,
 )
-from compliance.models import Control, ControlMapping, Relationship
+from compliance.models import Control, ControlGroup, ControlMapping, Framework, Relationship
 
 
 def profile_for(organisation: Organisation) -> BusinessProfile | None:
@@ -48,49 +54,144 @@ def rounds_for(organisation: Organisation) -> QuerySet[AssessmentRound]:
 @dataclass
 class FrameworkReadiness:
     adoption: FrameworkAdoption
-    score: scoring.Score
-    groups: dict[int, scoring.Score]
+    # The framework's controls as scored, in library order.
+    states: list[scoring.ControlState] = field(default_factory=list)
 
     @property
-    def framework(self):  # type: ignore[no-untyped-def]
+    def framework(self) -> Framework:
         return self.adoption.framework
+
+    # Worked out when first asked for: a framework's assessment page shows one framework's score, and
+    # only the explanation page shows the groups'.
+    @cached_property
+    def score(self) -> scoring.Score:
+        return scoring.score(self.states)
+
+    @cached_property
+    def groups(self) -> dict[int, scoring.Score]:
+        return scoring.score_by(self.states, "group_id")
+
+
+class AnswerRef(NamedTuple):
+    """What scoring needs of an answer of the open round; `Readiness.load_answers` reads the rest."""
+
+    status: str
+    via_control_id: int | None
+
+
+class AnswerDetail(NamedTuple):
+    """An answer of the open round as the assessment pages show it, read as plain values."""
+
+    control_id: int
+    status: str
+    notes: str
+    justification: str
+    owner_id: int | None
+    via_control_id: int | None
+    updated_by_id: int | None
+    updated_at: datetime
+    version: int
+
+
+# Only what the journey's pages show of a control: not its long guidance, search text or evidence list.
+CONTROL_FIELDS = ("id", "framework_id", "group_id", "ref", "title", "description", "weight", "auto_fail", "position")
+GROUP_FIELDS = ("id", "framework_id", "parent_id", "ref", "title", "kind", "position")
 
 
 @dataclass
 class Readiness:
-    """Everything the dashboard, assessment, explanation, gaps and plan pages need, computed once."""
+    """Everything the dashboard, assessment, explanation, gaps and plan pages need, computed once.
 
+    Scores come from light rows (ids, weights, statuses), never from model instances: building a
+    Control and an Answer for each of 500 controls was most of a page's time. A page loads the models
+    of the controls it shows with `load_controls`, and their answers with `load_answers`.
+    """
+
+    organisation_id: int
+    profile: BusinessProfile | None
     frameworks: list[FrameworkReadiness]
-    overall: Decimal
-    controls: dict[int, Control]
+    # Every live assessable control of the adopted frameworks, in library order (framework, position).
     states: dict[int, scoring.ControlState]
-    answers: dict[int, Answer]
+    # The open round's own answers by control.
+    answers: dict[int, AnswerRef]
     # For each control, the other adopted controls mapped to it (any relationship), for impact.
     mapped: dict[int, set[int]] = field(default_factory=dict)
+    # covered_by[a]: the adopted controls whose implementation also implements a (see scoring).
+    covered_by: dict[int, set[int]] = field(default_factory=dict)
     # Controls the profile rules out, with the facts that do it.
     excluded_by_profile: dict[int, list[str]] = field(default_factory=dict)
+
+    @cached_property
+    def overall(self) -> Decimal:
+        return scoring.overall(f.score for f in self.frameworks)
 
     def for_framework(self, framework_id: int) -> FrameworkReadiness | None:
         return next((f for f in self.frameworks if f.adoption.framework_id == framework_id), None)
 
+    def framework_control_ids(self, framework_id: int) -> list[int]:
+        framework = self.for_framework(framework_id)
+        return [state.control_id for state in framework.states] if framework else []
 
-READINESS_CONTROL_FIELDS = (
-    "id", "framework_id", "group_id", "ref", "title", "description", "weight", "applies_if", "auto_fail",
-    "assessable", "position", "retired_at",
-    "group__id", "group__ref", "group__title", "group__kind", "group__parent_id", "group__position",
-)
-READINESS_ANSWER_FIELDS = (
-    "id", "organisation_id", "round_id", "control_id", "status", "notes", "justification", "owner_id",
-    "via_control_id", "updated_by_id", "updated_at", "version",
-)
+    def via_id(self, control_id: int) -> int | None:
+        """The control an answer came through: applied in combined mode, or covered by a mapping."""
+        answer = self.answers.get(control_id)
+        if answer is not None:
+            return answer.via_control_id
+        state = self.states.get(control_id)
+        return state.via_control_id if state else None
+
+    def load_controls(
+        self,
+        ids: Iterable[int] = (),
+        *,
+        framework_id: int | None = None,
+        groups: bool = False,
+        guidance: bool = False,
+    ) -> dict[int, Control]:
+        """The Control models of some controls, and with `framework_id` of every control of that
+        framework that readiness counts, in one query (two with their groups), in library order. They
+        share one Framework object per framework and one ControlGroup per group; the long guidance
+        text is read only when asked for."""
+        wanted = set(ids)
+        conditions = [Q(pk__in=wanted)] if wanted else []
+        if framework_id is not None:
+            # By framework rather than by 100+ ids: the same controls, a much shorter query to send.
+            conditions.append(Q(framework_id=framework_id, assessable=True, retired_at__isnull=True))
+        if not conditions:
+            return {}
+        frameworks = {f.adoption.framework_id: f.adoption.framework for f in self.frameworks}
+        fields = (*CONTROL_FIELDS, "guidance") if guidance else CONTROL_FIELDS
+        # Unordered (sorted below): the default ordering would join the frameworks.
+        found = list(Control.objects.filter(reduce(operator.or_, conditions)).order_by().only(*fields))
+        # A control answers came through may belong to a framework dropped since: rare, one more query.
+        others = {c.framework_id for c in found} - frameworks.keys()
+        if others:
+            frameworks.update(Framework.objects.in_bulk(others))
+        shared: dict[int, ControlGroup] = {}
+        if groups:
+            shared = ControlGroup.objects.order_by().only(*GROUP_FIELDS).in_bulk({c.group_id for c in found})
+        order = {pk: index for index, pk in enumerate(self.states)}
+        found.sort(key=lambda c: (order.get(c.pk, len(order)), c.framework_id, c.position))
+        for control in found:
+            control.framework = frameworks[control.framework_id]
+            if groups:
+                control.group = shared[control.group_id]
+        return {control.pk: control for control in found}
+
+    def load_answers(self, ids: Iterable[int]) -> dict[int, AnswerDetail]:
+        """The open round's answers to some controls, notes and all, in one query."""
+        wanted = [pk for pk in ids if pk in self.answers]
+        if not wanted:
+            return {}
+        # By control ids, not by a join on the controls' framework: that plan is fast only once the
+        # database has statistics about the tables, and a freshly loaded one has none.
+        rows = Answer.objects.filter(
+            organisation_id=self.organisation_id, round__closed_at__isnull=True, control_id__in=wanted
+        ).values_list(*AnswerDetail._fields)
+        return {row[0]: AnswerDetail(*row) for row in rows}
 
 
-def control_guidance(control_ids: list[int]) -> dict[int, str]:
-    """The guidance text of some controls, in one query (readiness_for leaves it out)."""
-    return dict(Control.objects.filter(pk__in=control_ids).values_list("pk", "guidance"))
-
-
-def covering_map(mappings: list[tuple[int, int, str]]) -> dict[int, set[int]]:
+def covering_map(mappings: Iterable[tuple[int, int, str]]) -> dict[int, set[int]]:
     """covered_by[a] = controls whose implementation also implements a (see scoring.effective_states)."""
     covered_by: dict[int, set[int]] = defaultdict(set)
     for source, target, relationship in mappings:
@@ -102,43 +203,44 @@ def covering_map(mappings: list[tuple[int, int, str]]) -> dict[int, set[int]]:
 
 
 def readiness_for(organisation: Organisation) -> Readiness:
-    """Readiness of every adopted framework from the open round's answers: six queries in all."""
+    """Readiness of every adopted framework from the open round's answers: five queries in all
+    (adoptions, profile, controls, answers, mappings), two when nothing is adopted."""
     adoptions = list(adoptions_for(organisation))
-    facts = profile_facts(profile_for(organisation))
-    current = open_round(organisation)
+    profile = profile_for(organisation)
+    facts = profile_facts(profile)
     framework_ids = [adoption.framework_id for adoption in adoptions]
-    frameworks = {adoption.framework_id: adoption.framework for adoption in adoptions}
-    # Only what the journey's pages show: the long guidance text is loaded where it is displayed
-    # (`control_guidance`), and every control shares its framework object from the adoptions.
-    controls: dict[int, Control] = {}
-    for control in (
-        Control.objects.live()
-        .filter(framework_id__in=framework_ids, assessable=True)
-        .select_related("group")
-        .only(*READINESS_CONTROL_FIELDS)
-        .order_by("framework__position", "position")
-    ):
-        control.framework = frameworks[control.framework_id]
-        controls[control.pk] = control
-    answers: dict[int, Answer] = {}
-    if current is not None and controls:
-        answers = {
-            answer.control_id: answer
-            for answer in Answer.objects.filter(organisation=organisation, round=current).only(*READINESS_ANSWER_FIELDS)
-        }
-    edges = (
-        list(
-            ControlMapping.objects.filter(
-                source__framework_id__in=framework_ids,
-                source__retired_at__isnull=True,
-                target__framework_id__in=framework_ids,
-                target__retired_at__isnull=True,
-            ).values_list("source_id", "target_id", "relationship")
+    rows: list[tuple[int, int, int, int, bool, str, int]] = []
+    answers: dict[int, AnswerRef] = {}
+    edges: list[tuple[int, int, str]] = []
+    if framework_ids:
+        # `applies_if` as its JSON text: most controls have none ("[]"), and decoding only the others
+        # saves a millisecond on a large organisation. Sorted here in library order: the model's
+        # default ordering (by framework) would join the frameworks to sort 500 rows.
+        framework_order = {adoption.framework_id: adoption.framework.position for adoption in adoptions}
+        rows = sorted(
+            Control.objects.live()
+            .filter(framework_id__in=framework_ids, assessable=True)
+            .order_by()
+            .values_list(
+                "id", "framework_id", "group_id", "weight", "auto_fail", Cast("applies_if", TextField()), "position"
+            ),
+            key=lambda row: (framework_order[row[1]], row[6]),
         )
-        if controls
-        else []
-    )
-    edges = [edge for edge in edges if edge[0] in controls and edge[1] in controls]
+        answers = {
+            control_id: AnswerRef(status, via_control_id)
+            for control_id, status, via_control_id in Answer.objects.filter(
+                organisation=organisation, round__closed_at__isnull=True
+            ).values_list("control_id", "status", "via_control_id")
+        }
+        # Mappings from the adopted frameworks' controls: those to other frameworks, to retired controls
+        # or to controls that cannot be assessed are left out below (one join instead of two).
+        edges = list(
+            ControlMapping.objects.filter(source__framework_id__in=framework_ids).values_list(
+                "source_id", "target_id", "relationship"
+            )
+        )
+    assessable = {row[0] for row in rows}
+    edges = [edge for edge in edges if edge[0] in assessable and edge[1] in assessable]
     mapped: dict[int, set[int]] = defaultdict(set)
     for source, target, _relationship in edges:
         mapped[source].add(target)
@@ -146,83 +248,103 @@ def readiness_for(organisation: Organisation) -> Readiness:
 
     excluded: dict[int, list[str]] = {}
     raw_states = []
-    for control in controls.values():
-        applies = control_applies(control.applies_if, facts)
+    for control_id, framework_id, group_id, weight, auto_fail, applies_if_json, _position in rows:
+        applies_if = json.loads(applies_if_json) if applies_if_json != "[]" else []
+        applies = control_applies(applies_if, facts) if applies_if else True
         if not applies:
-            excluded[control.pk] = [fact for fact in control.applies_if if not facts.get(fact, False)]
-        answer = answers.get(control.pk)
+            excluded[control_id] = [fact for fact in applies_if if not facts.get(fact, False)]
+        answer = answers.get(control_id)
         raw_states.append(
             scoring.ControlState(
-                control_id=control.pk,
-                framework_id=control.framework_id,
-                group_id=control.group_id,
-                weight=control.weight,
-                auto_fail=control.auto_fail,
+                control_id=control_id,
+                framework_id=framework_id,
+                group_id=group_id,
+                weight=weight,
+                auto_fail=auto_fail,
                 applicable=applies,
                 status=answer.status if answer else None,
             )
         )
-    states = {state.control_id: state for state in scoring.effective_states(raw_states, covering_map(edges))}
+    covered_by = covering_map(edges)
+    states = {state.control_id: state for state in scoring.effective_states(raw_states, covered_by)}
     by_framework: dict[int, list[scoring.ControlState]] = defaultdict(list)
     for state in states.values():
         by_framework[state.framework_id].append(state)
-    frameworks = [
-        FrameworkReadiness(
-            adoption=adoption,
-            score=scoring.score(by_framework.get(adoption.framework_id, [])),
-            groups=scoring.score_by(by_framework.get(adoption.framework_id, []), "group_id"),
-        )
-        for adoption in adoptions
-    ]
     return Readiness(
-        frameworks=frameworks,
-        overall=scoring.overall(f.score for f in frameworks),
-        controls=controls,
+        organisation_id=organisation.pk,
+        profile=profile,
+        frameworks=[
+            FrameworkReadiness(adoption=adoption, states=by_framework.get(adoption.framework_id, []))
+            for adoption in adoptions
+        ],
         states=states,
         answers=answers,
         mapped=dict(mapped),
+        covered_by=dict(covered_by),
         excluded_by_profile=excluded,
     )
 
 
 @dataclass(frozen=True)
-class Gap:
-    control: Control
+class RankedGap:
+    """A gap as ranked, without its control's model: what ordering and counting need."""
+
+    control_id: int
+    framework_id: int
+    weight: int
+    auto_fail: bool
     status: str | None
     lost_points: Decimal
     impact: Decimal
     mapped_count: int
 
-    @property
-    def auto_fail(self) -> bool:
-        return self.control.auto_fail
+
+@dataclass(frozen=True)
+class Gap(RankedGap):
+    """A gap with its control, for showing it."""
+
+    control: Control
 
 
-def gaps_for(readiness: Readiness) -> list[Gap]:
-    """Applicable controls not fully implemented, costliest first.
+def ranked_gaps(readiness: Readiness) -> list[RankedGap]:
+    """Applicable controls not fully implemented, costliest first, without loading a control.
 
     Impact = points lost in its framework × (1 + the number of adopted controls mapped to it), so a
     gap that also closes gaps elsewhere ranks higher; auto-fail gaps come before everything.
     """
-    gaps: list[Gap] = []
+    order = {pk: index for index, pk in enumerate(readiness.states)}
+    gaps: list[RankedGap] = []
     for framework in readiness.frameworks:
+        framework_id = framework.adoption.framework_id
         for contribution in framework.score.contributions:
             if contribution.status == scoring.IMPLEMENTED:
                 continue
-            control = readiness.controls[contribution.control_id]
-            mapped_count = len(readiness.mapped.get(control.pk, ()))
+            mapped_count = len(readiness.mapped.get(contribution.control_id, ()))
             gaps.append(
-                Gap(
-                    control=control,
+                RankedGap(
+                    control_id=contribution.control_id,
+                    framework_id=framework_id,
+                    weight=contribution.weight,
+                    auto_fail=contribution.auto_fail,
                     status=contribution.status,
                     lost_points=contribution.lost,
                     impact=contribution.lost * (1 + mapped_count),
                     mapped_count=mapped_count,
                 )
             )
-    return sorted(
-        gaps, key=lambda gap: (not gap.auto_fail, -gap.impact, gap.control.framework.position, gap.control.position)
-    )
+    # Library order (framework position, then control position) breaks ties.
+    return sorted(gaps, key=lambda gap: (not gap.auto_fail, -gap.impact, order[gap.control_id]))
+
+
+def with_controls(gaps: Iterable[RankedGap], controls: dict[int, Control]) -> list[Gap]:
+    """The gaps with their controls' models (from `Readiness.load_controls`)."""
+    return [Gap(**gap.__dict__, control=controls[gap.control_id]) for gap in gaps]
+
+
+def gaps_for(readiness: Readiness) -> list[Gap]:
+    """Every gap, costliest first, with its control (one query): see `ranked_gaps`."""
+    ranked = ranked_gaps(readiness)
+    return with_controls(ranked, readiness.load_controls(gap.control_id for gap in ranked))
 
 
 def snapshots_for(organisation: Organisation, *, since: date | None = None) -> QuerySet[ReadinessSnapshot]:
@@ -233,7 +355,12 @@ def snapshots_for(organisation: Organisation, *, since: date | None = None) -> Q
 
 
 def tasks_for(organisation: Organisation, *, owner_id: int | None = None, status: str = "") -> QuerySet[PlanTask]:
-    tasks = PlanTask.objects.filter(organisation=organisation).select_related("owner").prefetch_related("controls")
+    # How many controls each task links, not the controls: the plan shows the count.
+    tasks = (
+        PlanTask.objects.filter(organisation=organisation)
+        .select_related("owner")
+        .annotate(control_count=Count("controls"))
+    )
     if owner_id is not None:
         tasks = tasks.filter(owner_id=owner_id)
     if status:

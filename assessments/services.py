@@ -391,12 +391,12 @@ def snapshot_take(*, organisation: Organisation) -> list[ReadinessSnapshot]:
 
 
 # --- Implementation plan --------------------------------------------------------------------------
-def gap_priority(gap: selectors.Gap) -> int:
+def gap_priority(gap: selectors.RankedGap) -> int:
     if gap.auto_fail:
         return Priority.CRITICAL
-    if gap.control.weight >= 5:
+    if gap.weight >= 5:
         return Priority.HIGH
-    if gap.control.weight >= 3:
+    if gap.weight >= 3:
         return Priority.MEDIUM
     return Priority.LOW
 
@@ -404,7 +404,7 @@ def gap_priority(gap: selectors.Gap) -> int:
 EFFORT_SIZES = [Effort.SMALL, Effort.MEDIUM, Effort.LARGE]
 
 
-def gap_effort(gap: selectors.Gap, question_count: int) -> str:
+def gap_effort(gap: selectors.RankedGap, question_count: int) -> str:
     """A rough size from how much the control asks: more questions, more work. A partly done
     control is a size smaller."""
     size = 0 if question_count <= 2 else 1 if question_count <= 4 else 2
@@ -472,7 +472,7 @@ def plan_generate(*, organisation: Organisation, actor: Actor, today: date | Non
         cursor = cursor + timedelta(days=EFFORT_DAYS[effort])
         target = targets.get(control.framework_id)
         due = min(cursor, target) if target else cursor
-        others = [readiness.controls[i] for i in joined[1:]]
+        others = [gaps_by_control[i].control for i in joined[1:]]
         also = f" Also closes {', '.join(f'{c.framework.name} {c.ref}' for c in others)}." if others else ""
         tasks.append(
             PlanTask(

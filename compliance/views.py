@@ -9,7 +9,7 @@ from accounts.access import member_required, require_membership
 from assessments.models import FrameworkAdoption
 from assessments.selectors import FrameworkReadiness, readiness_for
 from compliance import selectors
-from compliance.models import Framework
+from compliance.models import Control, Framework
 from compliance.search import search_controls
 from config.pages import render_page
 
@@ -72,26 +72,27 @@ def _assessment_progress(
     if framework_readiness is None:
         return None
     answered = applicable = 0
+    controls: list[Control] = []
     nodes = list(tree)
     while nodes:
         node = nodes.pop()
         nodes.extend(node.children)
-        for control in node.controls:
-            state = readiness.states.get(control.pk)
-            if state is None:  # not assessable, or retired
-                continue
-            if control.pk in readiness.excluded_by_profile:
-                control.progress = ControlProgress("Does not apply to you", "badge-muted")  # type: ignore[attr-defined]
-                continue
-            applicable += 1
-            answered += bool(state.status)
-            label, badge = ANSWER_BADGES.get(state.status, ANSWER_BADGES[None])
-            answer = readiness.answers.get(control.pk)
-            via_id = answer.via_control_id if answer else state.via_control_id
-            via = readiness.controls.get(via_id) if via_id else None
-            control.progress = ControlProgress(  # type: ignore[attr-defined]
-                label, badge, f"{via.framework.name} {via.ref}" if via else ""
-            )
+        controls.extend(control for control in node.controls if control.pk in readiness.states)
+    # The controls answers came through, for "counted from": one query, only when there are any.
+    vias = readiness.load_controls(pk for control in controls if (pk := readiness.via_id(control.pk)))
+    for control in controls:
+        state = readiness.states[control.pk]  # the tree's assessable, live controls
+        if control.pk in readiness.excluded_by_profile:
+            control.progress = ControlProgress("Does not apply to you", "badge-muted")  # type: ignore[attr-defined]
+            continue
+        applicable += 1
+        answered += bool(state.status)
+        label, badge = ANSWER_BADGES.get(state.status, ANSWER_BADGES[None])
+        via_id = readiness.via_id(control.pk)
+        via = vias.get(via_id) if via_id else None
+        control.progress = ControlProgress(  # type: ignore[attr-defined]
+            label, badge, f"{via.framework.name} {via.ref}" if via else ""
+        )
     return FrameworkProgress(framework_readiness, answered=answered, applicable=applicable)
 
 

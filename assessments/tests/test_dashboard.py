@@ -413,9 +413,9 @@ def test_dashboard_queries_do_not_grow_with_the_data(
     browser = client_for(getattr(personas, role))
     browser.get("/")
 
-    # + profile, readiness (adoptions, profile, open round, controls, answers, mappings), the next task,
-    #   snapshots, tasks due, and recent activity (not for viewers)
-    expected = REQUEST_BASELINE + 11 - (1 if role == "viewer" else 0)
+    # + readiness (adoptions, profile, controls, answers, mappings), the top gaps' and failing controls'
+    #   models, the next task, snapshots, tasks due, and recent activity (not for viewers)
+    expected = REQUEST_BASELINE + 10 - (1 if role == "viewer" else 0)
     with django_assert_num_queries(expected):
         response = browser.get("/")
     assert response.status_code == 200
@@ -424,6 +424,6 @@ def test_dashboard_queries_do_not_grow_with_the_data(
 
 
 def test_welcome_page_queries(owner_browser, django_assert_num_queries):
-    # + profile, and readiness's adoptions, profile and open round (nothing adopted: no controls to read)
-    with django_assert_num_queries(REQUEST_BASELINE + 4):
+    # + readiness's adoptions and profile (nothing adopted: no controls to read)
+    with django_assert_num_queries(REQUEST_BASELINE + 2):
         assert owner_browser.get("/").status_code == 200

@@ -136,7 +136,7 @@ def test_readiness_counts_mapped_answers_profile_applicability_and_auto_fail(ado
     services.answer_save(
         organisation=organisation, control=controls["a1"], status=AnswerStatus.IMPLEMENTED, actor=actor
     )
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         readiness = selectors.readiness_for(organisation)
     a = readiness.frameworks[0].score
     # a3 needs card payments (ruled out); a1 (3) implemented, a2 (1) unanswered: 75%, and a2 is auto-fail.

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import cache
-from html import escape
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, QueryDict
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import member_required, require_membership
@@ -32,136 +31,15 @@ from assessments import selectors, services
 from assessments.access import get_adopted_framework_for, get_assessable_control_for
 from assessments.facts import control_applies, profile_facts
 from assessments.forms_assessment import STATUS_FILTERS, AnswerForm, AssessmentFilterForm, RoundStartForm
-from assessments.models import Answer, AnswerStatus, FrameworkAdoption
-from compliance.models import Control, ControlGroup, ControlMapping, Question, Relationship
+from assessments.models import AnswerStatus, FrameworkAdoption
+from assessments.views.answer_items import ControlItem, Covered, FormContext, Members, overwrite_notice
+from compliance.models import Control, ControlGroup, Question
 from config.pages import render_page, wants_fragment
 
-STATUS_LABELS: dict[str, str] = dict(AnswerStatus.choices)
-STATUS_BADGES: dict[str | None, str] = {
-    AnswerStatus.IMPLEMENTED: "badge-success",
-    AnswerStatus.PARTIAL: "badge-warning",
-    AnswerStatus.NOT_IMPLEMENTED: "badge-danger",
-    AnswerStatus.NOT_APPLICABLE: "badge-muted",
-    None: "",
-}
-ERROR_KEYS = ("__all__", "status", "notes", "justification", "owner", "version")
 NOT_FOR_YOU = (
     "This control does not apply to your business, going by your business profile, so it needs no answer. "
     "If that has changed, update your business profile first."
 )
-
-
-# --- What the templates render ----------------------------------------------------------------------
-@dataclass
-class Covered:
-    """A control that an answer in combined mode also counts for."""
-
-    control: Control
-    # It has an answer of its own (or from another control), which combined mode leaves alone.
-    answered_separately: bool = False
-
-
-@dataclass
-class ControlItem:
-    control: Control
-    # (text, help text) of each live question
-    questions: list[tuple[str, str]] = field(default_factory=list)
-    answer: Answer | None = None
-    # The status that counts: the control's own answer or, failing that, a covering control's.
-    status: str | None = None
-    via: Control | None = None
-    excluded_facts: list[str] = field(default_factory=list)
-    updated_by: str = ""
-    combined: bool = False
-    covers: list[Covered] = field(default_factory=list)
-    # What the form shows: the saved answer, or what was posted when it could not be saved.
-    values: dict[str, Any] = field(default_factory=dict)
-    # Every field has an entry, so the template's lookups never miss (a missed lookup is slow).
-    errors: dict[str, list[str]] = field(default_factory=lambda: {key: [] for key in ERROR_KEYS})
-    saved: bool = False
-    overwrote: str = ""
-    applied_to: list[Control] = field(default_factory=list)
-
-    # What the template needs per control, prepared here: rendering 100+ controls through template
-    # lookups and number formatting is what would make the page slow.
-    members: list[tuple[int, str]] = field(default_factory=list)
-
-    @property
-    def pk(self) -> int:
-        return self.control.pk
-
-    @property
-    def dom(self) -> str:
-        """The control's id as text, for element ids (a plain string skips number localisation)."""
-        return str(self.control.pk)
-
-    @property
-    def save_url(self) -> str:
-        return _answer_save_url(self.control.pk)
-
-    @property
-    def guidance_url(self) -> str:
-        return _control_url(self.control.framework.slug, self.control.ref)
-
-    # The parts that repeat for every control are built here with plain escaping: through template tags
-    # they were a third of the page's time for a framework of 120 controls.
-    @property
-    def status_radios(self) -> SafeString:
-        """The four answers as real radios inside their labels."""
-        chosen, dom = self.values.get("status"), self.dom
-        return mark_safe(  # noqa: S308 - every value is escaped
-            "".join(
-                f'<label class="answer-choice answer-choice-{value}" for="c{dom}-{value}"><input type="radio" '
-                f'id="c{dom}-{value}" name="status" value="{value}"{" checked" if value == chosen else ""}> '
-                f"{escape(label)}</label>"
-                for value, label in AnswerStatus.choices
-            )
-        )
-
-    @property
-    def owner_options(self) -> SafeString:
-        chosen = self.values.get("owner_id")
-        return mark_safe(  # noqa: S308 - every value is escaped
-            "".join(
-                f'<option value="{user_id}"{" selected" if user_id == chosen else ""}>{escape(name)}</option>'
-                for user_id, name in self.members
-            )
-        )
-
-    @property
-    def questions_list(self) -> SafeString:
-        return mark_safe(  # noqa: S308 - every value is escaped
-            "".join(
-                f"<li>{escape(text)}{f' <span class="hint">{escape(hint)}</span>' if hint else ''}</li>"
-                for text, hint in self.questions
-            )
-        )
-
-    @property
-    def excluded(self) -> bool:
-        return bool(self.excluded_facts)
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status or "", "Not answered yet")
-
-    @property
-    def status_badge(self) -> str:
-        return STATUS_BADGES.get(self.status, "")
-
-    @property
-    def counted_from_mapping(self) -> bool:
-        """The status comes from another control: applied in combined mode, or covered by a mapping."""
-        return self.via is not None
-
-    @property
-    def form_errors(self) -> list[str]:
-        stale = ["This page is out of date: reload it and answer again."] if self.errors.get("version") else []
-        return self.errors.get("__all__", []) + stale
-
-    @property
-    def overwrite_notice(self) -> str:
-        return _overwrite_notice(self.overwrote) if self.overwrote else ""
 
 
 @dataclass
@@ -188,23 +66,16 @@ class Block:
     items: list[ControlItem] = field(default_factory=list)
 
 
-@cache
-def _url_prefix(name: str, *placeholders: object) -> str:
-    """A URL reversed once with placeholder arguments, so 100+ controls do not each go through `reverse`."""
-    return reverse(name, args=placeholders)
-
-
-def _answer_save_url(control_id: int) -> str:
-    return f"{_url_prefix('answer_save', 0).removesuffix('0/')}{control_id}/"
-
-
-def _control_url(framework_slug: str, ref: str) -> str:
-    pattern = _url_prefix("control_detail", "framework-placeholder", "control-placeholder")
-    return pattern.replace("framework-placeholder", quote(framework_slug)).replace("control-placeholder", quote(ref))
+def _form_context(request: HttpRequest, *, query_string: str = "") -> FormContext:
+    return FormContext(
+        can_edit=require_membership(request).can(Capability.EDIT),
+        csrf_input=format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request)),
+        query_string=query_string,
+    )
 
 
 # --- Shaping readiness into items -------------------------------------------------------------------
-def _values(answer: Answer | None) -> dict[str, Any]:
+def _values(answer: selectors.AnswerDetail | None) -> dict[str, Any]:
     if answer is None:
         return {"status": "", "notes": "", "justification": "", "owner_id": None, "version": 0}
     return {
@@ -235,49 +106,59 @@ def _posted_values(form: AnswerForm) -> dict[str, Any]:
     }
 
 
-def _via_id(readiness: selectors.Readiness, control_id: int) -> int | None:
-    answer = readiness.answers.get(control_id)
-    if answer is not None:
-        return answer.via_control_id
-    state = readiness.states.get(control_id)
-    return state.via_control_id if state else None
+def _shown_controls(
+    readiness: selectors.Readiness,
+    ids: list[int],
+    *,
+    framework_id: int | None = None,
+    extra: tuple[Control, ...] = (),
+) -> tuple[dict[int, Control], dict[int, Control]]:
+    """The models of the controls a page shows (`ids`, in that order; a framework's by `framework_id`)
+    and of the controls their answers came through, in one query with their groups in another, as
+    (shown, vias). Controls passed in `extra` are not read again."""
+    known = {control.pk: control for control in extra}
+    vias = {via for pk in ids if (via := readiness.via_id(pk))}
+    loaded = readiness.load_controls(
+        [pk for pk in ids if pk not in known and framework_id is None]
+        + [pk for pk in vias if pk not in known and pk not in ids],
+        framework_id=framework_id,
+        groups=True,
+    )
+    loaded.update(known)
+    return {pk: loaded[pk] for pk in ids}, {pk: loaded[pk] for pk in vias if pk in loaded}
 
 
-def _via_controls(readiness: selectors.Readiness, controls: list[Control]) -> dict[int, Control]:
-    """The controls that answers came through. Almost always adopted ones, already loaded; a control of
-    a framework dropped since is fetched in one query."""
-    wanted = {via for control in controls if (via := _via_id(readiness, control.pk))}
-    found = {pk: readiness.controls[pk] for pk in wanted if pk in readiness.controls}
-    missing = wanted - found.keys()
-    if missing:
-        found.update(Control.objects.select_related("framework").in_bulk(missing))
-    return found
-
-
-def _questions_by_control(controls: list[Control]) -> dict[int, list[tuple[str, str]]]:
+def _questions_by_control(control_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
     found: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    questions = Question.objects.live().filter(control_id__in=[c.pk for c in controls]).order_by("position")
+    questions = Question.objects.live().filter(control_id__in=control_ids).order_by("position")
     for control_id, text, help_text in questions.values_list("control_id", "text", "help_text"):
         found[control_id].append((text, help_text))
     return found
 
 
-def _member_names(organisation: Organisation) -> list[tuple[int, str]]:
-    return [(m.user_id, m.user.display_name) for m in organisation_members(organisation)]
+def _members(organisation: Organisation) -> Members:
+    return Members(
+        [
+            (user_id, full_name or email)
+            for user_id, full_name, email in organisation_members(organisation).values_list(
+                "user_id", "user__full_name", "user__email"
+            )
+        ]
+    )
 
 
 def _item(
     readiness: selectors.Readiness,
     control: Control,
     *,
+    answers: dict[int, selectors.AnswerDetail],
     questions: dict[int, list[tuple[str, str]]],
     vias: dict[int, Control],
-    members: list[tuple[int, str]],
-    names: dict[int, str],
+    members: Members,
 ) -> ControlItem:
-    answer = readiness.answers.get(control.pk)
+    answer = answers.get(control.pk)
     state = readiness.states.get(control.pk)
-    via_id = _via_id(readiness, control.pk)
+    via_id = readiness.via_id(control.pk)
     return ControlItem(
         control=control,
         questions=questions.get(control.pk, []),
@@ -285,26 +166,21 @@ def _item(
         status=state.status if state else (answer.status if answer else None),
         via=vias.get(via_id) if via_id else None,
         excluded_facts=readiness.excluded_by_profile.get(control.pk, []),
-        updated_by=names.get(answer.updated_by_id, "") if answer and answer.updated_by_id else "",
+        updated_by=members.by_id.get(answer.updated_by_id, "") if answer and answer.updated_by_id else "",
         values=_values(answer),
         members=members,
     )
-
-
-def _framework_controls(readiness: selectors.Readiness, framework_id: int) -> list[Control]:
-    return [control for control in readiness.controls.values() if control.framework_id == framework_id]
 
 
 def progress_for(readiness: selectors.Readiness, framework_id: int) -> Progress:
     """Answered (the control's own answer or a covering control's, not applicable included) of the
     controls that apply to the business."""
     answered = total = 0
-    for control in _framework_controls(readiness, framework_id):
-        if control.pk in readiness.excluded_by_profile:
+    for pk in readiness.framework_control_ids(framework_id):
+        if pk in readiness.excluded_by_profile:
             continue
         total += 1
-        state = readiness.states.get(control.pk)
-        answered += bool(state and state.status)
+        answered += bool(readiness.states[pk].status)
     return Progress(answered=answered, total=total)
 
 
@@ -335,16 +211,16 @@ def _framework_context(
 ) -> dict[str, Any]:
     organisation = require_membership(request).organisation
     framework = adoption.framework
-    controls = _framework_controls(readiness, framework.pk)
-    questions = _questions_by_control(controls)
-    vias = _via_controls(readiness, controls)
-    members = _member_names(organisation)
-    names = dict(members)
+    ids = readiness.framework_control_ids(framework.pk)
+    controls, vias = _shown_controls(readiness, ids, framework_id=framework.pk)
+    answers = readiness.load_answers(ids)
+    questions = _questions_by_control(ids)
+    members = _members(organisation)
     items = [
         override
         if override is not None and override.pk == control.pk
-        else _item(readiness, control, questions=questions, vias=vias, members=members, names=names)
-        for control in controls
+        else _item(readiness, control, answers=answers, questions=questions, vias=vias, members=members)
+        for control in controls.values()
     ]
     groups = {item.control.group.ref: f"{item.control.group.ref} {item.control.group.title}" for item in items}
     filters = AssessmentFilterForm(
@@ -359,6 +235,9 @@ def _framework_context(
         if (not chosen.get("status") or _matches(item, chosen["status"]))
         and (not chosen.get("group") or item.control.group.ref == chosen["group"])
     ]
+    form = _form_context(request, query_string=urlencode(chosen))
+    for item in items:
+        item.form = form
     return {
         "adoption": adoption,
         "framework": framework,
@@ -378,40 +257,26 @@ def _framework_context(
 # --- Combined mode --------------------------------------------------------------------------------
 def _covering(readiness: selectors.Readiness) -> dict[int, set[int]]:
     """covers[a] = the adopted controls that implementing `a` also implements: the same reading of
-    the mappings as `services.covered_controls`, which applies a combined answer."""
+    the mappings as `services.covered_controls`, which applies a combined answer (the inverse of
+    readiness's `covered_by`)."""
     covers: dict[int, set[int]] = defaultdict(set)
-    if not readiness.controls:
-        return covers
-    ids = list(readiness.controls)
-    for source, target, relationship in ControlMapping.objects.filter(
-        source_id__in=ids,
-        target_id__in=ids,
-        relationship__in=[Relationship.EQUAL, Relationship.SUBSET, Relationship.SUPERSET],
-    ).values_list("source_id", "target_id", "relationship"):
-        if relationship in (Relationship.EQUAL, Relationship.SUPERSET):
-            covers[source].add(target)
-        if relationship in (Relationship.EQUAL, Relationship.SUBSET):
-            covers[target].add(source)
+    for covered, by in readiness.covered_by.items():
+        for other in by:
+            covers[other].add(covered)
     return covers
 
 
-def _combined_items(
-    readiness: selectors.Readiness,
-    covers: dict[int, set[int]],
-    *,
-    questions: dict[int, list[tuple[str, str]]],
-    vias: dict[int, Control],
-    members: list[tuple[int, str]],
-) -> list[ControlItem]:
-    """One item per question to ask. Controls that cover the most others lead; each control they
-    cover is asked no more, and is listed under "Also answers" (under every lead that covers it)."""
-    order = {pk: index for index, pk in enumerate(readiness.controls)}
-    names = dict(members)
-    applicable = [pk for pk in readiness.controls if pk not in readiness.excluded_by_profile]
+def _combined_shape(readiness: selectors.Readiness, covers: dict[int, set[int]]) -> list[tuple[int, list[int]]]:
+    """The questions to ask, as (control asked, controls its answer also counts for), in library order.
+
+    Controls that cover the most others lead; each control they cover is asked no more, and is listed
+    under "Also answers" (under every lead that covers it)."""
+    order = {pk: index for index, pk in enumerate(readiness.states)}
+    applicable = [pk for pk in readiness.states if pk not in readiness.excluded_by_profile]
     applicable_set = set(applicable)
     leads = sorted(applicable, key=lambda pk: (-len(covers.get(pk, set()) & applicable_set), order[pk]))
     taken: set[int] = set()
-    items: list[ControlItem] = []
+    shape: list[tuple[int, list[int]]] = []
     for pk in leads:
         if pk in taken:
             continue
@@ -420,15 +285,39 @@ def _combined_items(
         covered = sorted(covers.get(pk, set()) & applicable_set, key=order.__getitem__)
         taken.add(pk)
         taken.update(covered)
-        item = _item(readiness, readiness.controls[pk], questions=questions, vias=vias, members=members, names=names)
+        shape.append((pk, covered))
+    return sorted(shape, key=lambda question: order[question[0]])
+
+
+def _covered(
+    readiness: selectors.Readiness, lead: int, covered: list[int], controls: dict[int, Control]
+) -> list[Covered]:
+    return [
+        Covered(
+            controls[other],
+            answered_separately=bool((answer := readiness.answers.get(other)) and answer.via_control_id != lead),
+        )
+        for other in covered
+    ]
+
+
+def _combined_items(
+    readiness: selectors.Readiness,
+    shape: list[tuple[int, list[int]]],
+    *,
+    controls: dict[int, Control],
+    answers: dict[int, selectors.AnswerDetail],
+    questions: dict[int, list[tuple[str, str]]],
+    vias: dict[int, Control],
+    members: Members,
+) -> list[ControlItem]:
+    items: list[ControlItem] = []
+    for pk, covered in shape:
+        item = _item(readiness, controls[pk], answers=answers, questions=questions, vias=vias, members=members)
         item.combined = True
-        for other in covered:
-            answer = readiness.answers.get(other)
-            item.covers.append(
-                Covered(readiness.controls[other], answered_separately=bool(answer and answer.via_control_id != pk))
-            )
+        item.covers = _covered(readiness, pk, covered, controls)
         items.append(item)
-    return sorted(items, key=lambda item: order[item.pk])
+    return items
 
 
 def _framework_blocks(items: list[ControlItem]) -> list[Block]:
@@ -445,27 +334,37 @@ def _combined_context(
     request: HttpRequest, readiness: selectors.Readiness, *, override: ControlItem | None = None
 ) -> dict[str, Any]:
     organisation = require_membership(request).organisation
-    controls = list(readiness.controls.values())
-    members = _member_names(organisation)
+    ids = list(readiness.states)
+    controls, vias = _shown_controls(readiness, ids)
+    shape = _combined_shape(readiness, _covering(readiness))
     items = _combined_items(
         readiness,
-        _covering(readiness),
-        questions=_questions_by_control(controls),
-        vias=_via_controls(readiness, controls),
-        members=members,
+        shape,
+        controls=controls,
+        answers=readiness.load_answers(ids),
+        questions=_questions_by_control([pk for pk, _covered in shape]),
+        vias=vias,
+        members=_members(organisation),
     )
     if override is not None:
         items = [_with_covers(override, item) if item.pk == override.pk else item for item in items]
+    form = _form_context(request)
+    for item in items:
+        item.form = form
     return {
         "blocks": _framework_blocks(items),
-        "progress": Progress(answered=sum(1 for item in items if item.status), total=len(items)),
+        "progress": _combined_progress(readiness, shape),
         "question_count": len(items),
-        "control_count": len(controls) - len(readiness.excluded_by_profile),
+        "control_count": len(ids) - len(readiness.excluded_by_profile),
         "excluded_count": len(readiness.excluded_by_profile),
         "frameworks": readiness.frameworks,
         "resume": next((item for item in items if item.status is None), None),
         "answered_any": any(item.status for item in items),
     }
+
+
+def _combined_progress(readiness: selectors.Readiness, shape: list[tuple[int, list[int]]]) -> Progress:
+    return Progress(answered=sum(1 for pk, _covered in shape if readiness.states[pk].status), total=len(shape))
 
 
 def _with_covers(item: ControlItem, shaped: ControlItem) -> ControlItem:
@@ -587,20 +486,25 @@ def answer_save(request: HttpRequest, control_id: int) -> HttpResponse:
     if result is not None and not htmx:
         messages.success(request, f"Saved your answer to {control.framework.name} {control.ref}.")
         if overwrote:
-            messages.warning(request, _overwrite_notice(overwrote))
+            messages.warning(request, overwrite_notice(overwrote))
         return redirect(_back_to(control, combined=combined, query=request.POST.get("filters", "")))
 
     readiness = selectors.readiness_for(organisation)
-    members = _member_names(organisation)
+    members = _members(organisation)
+    # In combined mode, the shape of the questions: which controls this answer counts for.
+    shape = _combined_shape(readiness, _covering(readiness)) if combined else []
+    covered = next((others for pk, others in shape if pk == control.pk), [])
+    shown, vias = _shown_controls(readiness, [control.pk, *covered], extra=(control,))
     item = _item(
         readiness,
         control,
-        questions=_questions_by_control([control]),
-        vias=_via_controls(readiness, [control]),
+        answers=readiness.load_answers([control.pk]),
+        questions=_questions_by_control([control.pk]),
+        vias=vias,
         members=members,
-        names=dict(members),
     )
     item.combined = combined
+    item.covers = _covered(readiness, control.pk, covered, shown)
     if result is None:
         item.values = _posted_values(form)
         item.errors.update({name: [str(error) for error in errors] for name, errors in form.errors.items()})
@@ -617,21 +521,7 @@ def answer_save(request: HttpRequest, control_id: int) -> HttpResponse:
         context = _framework_context(request, adoption, readiness, override=item)
         return render_page(request, "assessments/assessment_framework.html", context, status=status)
 
-    if combined:
-        # Only the shape of combined mode is needed here: which controls this one answers, and progress.
-        items = _combined_items(readiness, _covering(readiness), questions={}, vias={}, members=[])
-        item.covers = next((shaped.covers for shaped in items if shaped.pk == control.pk), [])
-        progress = Progress(answered=sum(1 for shaped in items if shaped.status), total=len(items))
-    else:
-        progress = progress_for(readiness, control.framework_id)
-    context = {
-        "item": item,
-        "progress": progress,
-        "noun": "questions" if combined else "controls",
-        "query_string": request.POST.get("filters", ""),
-    }
+    item.form = _form_context(request, query_string=request.POST.get("filters", ""))
+    progress = _combined_progress(readiness, shape) if combined else progress_for(readiness, control.framework_id)
+    context = {"item": item, "progress": progress, "noun": "questions" if combined else "controls"}
     return render(request, "assessments/includes/answer_saved.html", context, status=status)
-
-
-def _overwrite_notice(overwrote: str) -> str:
-    return f"{overwrote} since you opened the page; your answer replaced theirs (kept in the audit log)."

@@ -208,15 +208,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request)
     organisation = membership.organisation
     today = timezone.localdate()
-    profile = selectors.profile_for(organisation)
     readiness = selectors.readiness_for(organisation)
+    profile = readiness.profile
     context: dict[str, object] = {"profile": profile, "readiness": readiness, "today": today}
 
     if not readiness.frameworks:
         context["next_step"] = _next_step(profile=profile, readiness=readiness, gaps=0, plan_head=None)
         return render_page(request, "assessments/dashboard.html", context)
 
-    gaps = selectors.gaps_for(readiness)
+    gaps = selectors.ranked_gaps(readiness)
+    # The models of what the page names, in one query: the top gaps and the controls that would fail.
+    failing_ids = [pk for framework in readiness.frameworks for pk in framework.score.failing_controls]
+    controls = readiness.load_controls([*(gap.control_id for gap in gaps[:TOP_GAPS]), *failing_ids])
     applicable = sum(f.score.applicable for f in readiness.frameworks)
     answered = sum(f.score.answered for f in readiness.frameworks)
     # Only asked once the assessment is far enough along for the plan to be the next step.
@@ -237,7 +240,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             FrameworkCard(
                 readiness=framework,
                 band=BANDS[framework.score.band],
-                failing=[readiness.controls[pk] for pk in framework.score.failing_controls],
+                failing=[controls[pk] for pk in framework.score.failing_controls],
                 chart=_chart(
                     series, chart_id=f"trend-{framework.framework.slug}", since=since, today=today, small=True
                 ),
@@ -262,7 +265,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "cards": cards,
             "gaps": [
                 GapRow(gap, statuses.get(gap.status, "Not answered") if gap.status else "Not answered")
-                for gap in gaps[:TOP_GAPS]
+                for gap in selectors.with_controls(gaps[:TOP_GAPS], controls)
             ],
             "gap_count": len(gaps),
             "tasks": tasks[:TASKS_SHOWN],

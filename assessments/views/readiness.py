@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 
 from accounts.access import member_required, require_membership
 from assessments import scoring, selectors, services
 from assessments.access import get_adopted_framework_for
-from assessments.models import Answer, AnswerStatus
+from assessments.models import AnswerStatus
+from assessments.views.answer_items import control_url
 from compliance.models import Control
 from config.pages import render_page
 
@@ -58,11 +62,10 @@ def _formula() -> dict[str, object]:
     }
 
 
-def _failing(readiness: selectors.Readiness, score: scoring.Score) -> list[FailingControl]:
-    return [
-        FailingControl(control=readiness.controls[pk], status=readiness.states[pk].status)
-        for pk in score.failing_controls
-    ]
+def _failing(
+    readiness: selectors.Readiness, score: scoring.Score, controls: dict[int, Control]
+) -> list[FailingControl]:
+    return [FailingControl(control=controls[pk], status=readiness.states[pk].status) for pk in score.failing_controls]
 
 
 @require_GET
@@ -70,7 +73,10 @@ def _failing(readiness: selectors.Readiness, score: scoring.Score) -> list[Faili
 def readiness_explained(request: HttpRequest) -> HttpResponse:
     organisation = require_membership(request).organisation
     readiness = selectors.readiness_for(organisation)
-    summaries = [FrameworkSummary(readiness=f, failing=_failing(readiness, f.score)) for f in readiness.frameworks]
+    controls = readiness.load_controls(pk for f in readiness.frameworks for pk in f.score.failing_controls)
+    summaries = [
+        FrameworkSummary(readiness=f, failing=_failing(readiness, f.score, controls)) for f in readiness.frameworks
+    ]
     return render_page(
         request,
         "assessments/readiness.html",
@@ -114,16 +120,21 @@ class GroupSubtotal:
 @dataclass(frozen=True)
 class Excluded:
     control: Control
-    answer: Answer | None = None
+    answer: selectors.AnswerDetail | None = None
     unmet_facts: tuple[str, ...] = ()
 
 
 def _explanation(readiness: selectors.Readiness, framework: selectors.FrameworkReadiness) -> dict[str, object]:
+    # The framework's controls and those its answers came through, in one query (and one for their groups).
+    framework_id = framework.adoption.framework_id
+    own = readiness.framework_control_ids(framework_id)
+    vias = {c.via_control_id for c in framework.score.contributions if c.via_control_id}
+    controls = readiness.load_controls(vias, framework_id=framework_id, groups=True)
     rows = [
         Row(
-            control=readiness.controls[c.control_id],
+            control=controls[c.control_id],
             contribution=c,
-            via=readiness.controls.get(c.via_control_id) if c.via_control_id else None,
+            via=controls.get(c.via_control_id) if c.via_control_id else None,
         )
         for c in framework.score.contributions  # already sorted by points lost, most first
     ]
@@ -147,16 +158,17 @@ def _explanation(readiness: selectors.Readiness, framework: selectors.FrameworkR
         subtotal.possible = _percent(Decimal(subtotal.weight), Decimal(total_weight))
         subtotal.earned = _percent(subtotal.weighted_credit, Decimal(total_weight))
 
-    framework_id = framework.adoption.framework_id
     by_profile: list[Excluded] = []
+    not_applicable = [pk for pk in own if readiness.states[pk].status == scoring.NOT_APPLICABLE]
+    # Their justifications, for those answered "not applicable" (one query).
+    answers = readiness.load_answers(pk for pk in not_applicable if pk not in readiness.excluded_by_profile)
     by_answer: list[Excluded] = []
-    for control in readiness.controls.values():
-        if control.framework_id != framework_id:
-            continue
-        if control.pk in readiness.excluded_by_profile:
-            by_profile.append(Excluded(control=control, unmet_facts=tuple(readiness.excluded_by_profile[control.pk])))
-        elif readiness.states[control.pk].status == scoring.NOT_APPLICABLE:
-            by_answer.append(Excluded(control=control, answer=readiness.answers.get(control.pk)))
+    for pk in own:
+        control = controls[pk]
+        if pk in readiness.excluded_by_profile:
+            by_profile.append(Excluded(control=control, unmet_facts=tuple(readiness.excluded_by_profile[pk])))
+        elif readiness.states[pk].status == scoring.NOT_APPLICABLE:
+            by_answer.append(Excluded(control=control, answer=answers.get(pk)))
     return {
         "rows": rows,
         "groups": sorted(groups.values(), key=lambda g: (-g.lost, g.position)),
@@ -167,7 +179,7 @@ def _explanation(readiness: selectors.Readiness, framework: selectors.FrameworkR
         "total_lost": possible - earned,
         "excluded_by_answer": by_answer,
         "excluded_by_profile": by_profile,
-        "failing": _failing(readiness, framework.score),
+        "failing": _failing(readiness, framework.score, controls),
     }
 
 
@@ -204,6 +216,38 @@ class GapRow:
     def status_label(self) -> str:
         return status_label(self.gap.status)
 
+    # Worked out here rather than by tags (`{% url %}`, number formatting) 50 times a page.
+    @property
+    def dom(self) -> str:
+        return str(self.gap.control_id)
+
+    @property
+    def url(self) -> str:
+        return control_url(self.control.framework.slug, self.control.ref)
+
+    @property
+    def open_task_url(self) -> str:
+        return f"{_task_url_prefix()}{self.open_task_id}/"
+
+    @property
+    def lost_points(self) -> str:
+        return str(self.gap.lost_points)
+
+    @property
+    def plan_inputs(self) -> SafeString:
+        return mark_safe(  # noqa: S308 - ids only
+            "".join(f'<input type="hidden" name="controls" value="{pk}">' for pk in self.plan_controls)
+        )
+
+    @property
+    def also_closes(self) -> int:
+        return len(self.plan_controls) - 1
+
+
+@cache
+def _task_url_prefix() -> str:
+    return reverse("task_detail", args=[0]).removesuffix("0/")
+
 
 @require_GET
 @member_required()
@@ -212,27 +256,28 @@ def gaps(request: HttpRequest) -> HttpResponse:
     readiness = selectors.readiness_for(organisation)
     frameworks = [f.framework for f in readiness.frameworks]
     chosen = next((f for f in frameworks if f.slug == request.GET.get("framework")), None)
-    all_gaps = selectors.gaps_for(readiness)
-    gap_ids = {gap.control.pk for gap in all_gaps}
+    all_gaps = selectors.ranked_gaps(readiness)
+    gap_ids = {gap.control_id for gap in all_gaps}
     open_tasks = selectors.open_tasks_by_control(organisation)
-    shown = [gap for gap in all_gaps if chosen is None or gap.control.framework_id == chosen.pk]
+    shown = [gap for gap in all_gaps if chosen is None or gap.framework_id == chosen.pk]
     page = Paginator(shown, GAPS_PAGE_SIZE).get_page(request.GET.get("page"))
-    guidance = selectors.control_guidance([gap.control.pk for gap in page.object_list])
+    # Only the page's controls are loaded, with their guidance, in one query.
+    controls = readiness.load_controls((gap.control_id for gap in page.object_list), guidance=True)
     rows = [
         GapRow(
             gap=gap,
             framework_name=gap.control.framework.name,
-            open_task_id=min(open_tasks[gap.control.pk]) if gap.control.pk in open_tasks else None,
+            open_task_id=min(open_tasks[gap.control_id]) if gap.control_id in open_tasks else None,
             plan_controls=(
-                gap.control.pk,
+                gap.control_id,
                 *sorted(
-                    pk for pk in readiness.mapped.get(gap.control.pk, ()) if pk in gap_ids and pk not in open_tasks
+                    pk for pk in readiness.mapped.get(gap.control_id, ()) if pk in gap_ids and pk not in open_tasks
                 ),
             ),
             priority=services.gap_priority(gap),
-            guidance=guidance.get(gap.control.pk, ""),
+            guidance=gap.control.guidance,
         )
-        for gap in page.object_list
+        for gap in selectors.with_controls(page.object_list, controls)
     ]
     return render_page(
         request,
@@ -243,6 +288,7 @@ def gaps(request: HttpRequest) -> HttpResponse:
             "chosen": chosen,
             "page": page,
             "rows": rows,
+            "shown_ids": ",".join(row.dom for row in rows),
             "gap_count": len(shown),
             "auto_fail_count": sum(1 for gap in shown if gap.auto_fail),
         },

@@ -8,7 +8,9 @@ where credit is 1 for implemented, 0.5 for partially implemented and 0 for not i
 yet answered. Controls answered "not applicable" (with a justification) or ruled out by the
 business profile are left out of both sums. A control without an answer of its own takes the best
 answer of a control that covers it through a mapping (equal, or the other control is a superset),
-so one answer counts everywhere it should. Bands: green from 80, amber from 50, red below.
+so one answer counts everywhere it should. A control still without an answer that a published
+policy of the organisation covers counts as partially implemented: the rule is written down, its
+practice not yet confirmed. Bands: green from 80, amber from 50, red below.
 A framework "would fail" while any applicable auto-fail control is not fully implemented
 (Cyber Essentials' MFA and 14-day update rules), whatever the percentage.
 """
@@ -39,6 +41,8 @@ class ControlState:
     applicable: bool = True  # by the business profile
     status: str | None = None  # the control's own answer
     via_control_id: int | None = None  # set by effective_states when the status came through a mapping
+    policy_in_force: bool = False  # a published policy of the organisation covers this control
+    via_policy: bool = False  # set by effective_states when the status comes from that policy
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class Contribution:
     possible: Decimal
     via_control_id: int | None = None
     auto_fail: bool = False
+    via_policy: bool = False
 
     @property
     def lost(self) -> Decimal:
@@ -103,7 +108,9 @@ def effective_states(states: Iterable[ControlState], covered_by: dict[int, set[i
                 continue
             if best is None or _rank(other.status) > _rank(best.status):
                 best = other
-        if best is None:
+        if best is None and state.policy_in_force:
+            filled.append(ControlState(**{**state.__dict__, "status": PARTIAL, "via_policy": True}))
+        elif best is None:
             filled.append(state)
         else:
             filled.append(ControlState(**{**state.__dict__, "status": best.status, "via_control_id": best.control_id}))
@@ -144,6 +151,7 @@ def score(states: Iterable[ControlState]) -> Score:
                 possible=possible_shown,
                 via_control_id=state.via_control_id,
                 auto_fail=state.auto_fail,
+                via_policy=state.via_policy,
             )
         )
     percent = _quantise(earned_total) if total_weight else Decimal(0)

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property, reduce
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, TextField, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, TextField, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -202,6 +202,18 @@ def covering_map(mappings: Iterable[tuple[int, int, str]]) -> dict[int, set[int]
     return covered_by
 
 
+def policy_links_in_force(organisation: Organisation) -> QuerySet[Any]:
+    """Links from the organisation's policies in force (published, not retired) to a control, for an
+    Exists() on the control's row."""
+    from policies.models import Policy, PolicyStatus, PolicyVersion
+
+    return (
+        Policy.controls.through.objects.filter(control_id=OuterRef("pk"), policy__organisation=organisation)
+        .exclude(policy__status=PolicyStatus.RETIRED)
+        .filter(Exists(PolicyVersion.objects.filter(policy_id=OuterRef("policy_id"), published_at__isnull=False)))
+    )
+
+
 def readiness_for(organisation: Organisation) -> Readiness:
     """Readiness of every adopted framework from the open round's answers: five queries in all
     (adoptions, profile, controls, answers, mappings), two when nothing is adopted."""
@@ -209,7 +221,7 @@ def readiness_for(organisation: Organisation) -> Readiness:
     profile = profile_for(organisation)
     facts = profile_facts(profile)
     framework_ids = [adoption.framework_id for adoption in adoptions]
-    rows: list[tuple[int, int, int, int, bool, str, int]] = []
+    rows: list[tuple[int, int, int, int, bool, str, int, bool]] = []
     answers: dict[int, AnswerRef] = {}
     edges: list[tuple[int, int, str]] = []
     if framework_ids:
@@ -221,8 +233,17 @@ def readiness_for(organisation: Organisation) -> Readiness:
             Control.objects.live()
             .filter(framework_id__in=framework_ids, assessable=True)
             .order_by()
+            # Whether a published policy covers the control, in the same query (policies count too).
+            .annotate(policy_in_force=Exists(policy_links_in_force(organisation)))
             .values_list(
-                "id", "framework_id", "group_id", "weight", "auto_fail", Cast("applies_if", TextField()), "position"
+                "id",
+                "framework_id",
+                "group_id",
+                "weight",
+                "auto_fail",
+                Cast("applies_if", TextField()),
+                "position",
+                "policy_in_force",
             ),
             key=lambda row: (framework_order[row[1]], row[6]),
         )
@@ -248,7 +269,7 @@ def readiness_for(organisation: Organisation) -> Readiness:
 
     excluded: dict[int, list[str]] = {}
     raw_states = []
-    for control_id, framework_id, group_id, weight, auto_fail, applies_if_json, _position in rows:
+    for control_id, framework_id, group_id, weight, auto_fail, applies_if_json, _position, policy_in_force in rows:
         applies_if = json.loads(applies_if_json) if applies_if_json != "[]" else []
         applies = control_applies(applies_if, facts) if applies_if else True
         if not applies:
@@ -263,6 +284,7 @@ def readiness_for(organisation: Organisation) -> Readiness:
                 auto_fail=auto_fail,
                 applicable=applies,
                 status=answer.status if answer else None,
+                policy_in_force=policy_in_force,
             )
         )
     covered_by = covering_map(edges)

@@ -115,3 +115,17 @@ def test_bands():
 def test_nothing_to_count_scores_zero_without_dividing_by_zero():
     result = score([state(1, 3, NOT_APPLICABLE)])
     assert (result.percent, result.applicable, result.would_fail) == (Decimal("0"), 0, False)
+
+
+def test_a_published_policy_counts_as_partly_implemented_until_answered():
+    states = [state(1, 1, None, policy_in_force=True), state(2, 1, NOT_IMPLEMENTED, policy_in_force=True)]
+    filled = {s.control_id: s for s in effective_states(states, {})}
+    assert (filled[1].status, filled[1].via_policy) == (PARTIAL, True)
+    assert filled[2].status == NOT_IMPLEMENTED  # an own answer always wins
+    assert score(filled.values()).percent == Decimal("25.0")
+
+
+def test_a_mapped_answer_beats_a_policy():
+    states = [state(1, 1, None, policy_in_force=True), state(9, 1, IMPLEMENTED)]
+    filled = {s.control_id: s for s in effective_states(states, {1: {9}})}
+    assert (filled[1].status, filled[1].via_policy) == (IMPLEMENTED, False)

@@ -182,3 +182,30 @@ def test_adopting_a_framework_with_a_past_target_is_refused(personas, library):
             target_date=date(2020, 1, 1),
             actor=Actor(user=personas.owner),
         )
+
+
+def test_a_published_policy_lifts_the_controls_it_covers(adopted, personas, django_assert_num_queries):
+    from django.utils import timezone
+
+    from policies.models import PolicyStatus
+    from policies.tests.factories import PolicyFactory, PolicyVersionFactory
+
+    organisation, _actor, controls = adopted
+    policy = PolicyFactory(organisation=organisation, status=PolicyStatus.PUBLISHED)
+    policy.controls.set([controls["a1"]])
+    draft = PolicyFactory(organisation=organisation, title="Draft only")
+    draft.controls.set([controls["a2"]])
+    PolicyVersionFactory(organisation=organisation, policy=draft)
+    before = selectors.readiness_for(organisation).frameworks[0].score.percent
+    assert before == Decimal("0.0")
+    PolicyVersionFactory(organisation=organisation, policy=policy, published_at=timezone.now())
+    with django_assert_num_queries(5):
+        readiness = selectors.readiness_for(organisation)
+    score = readiness.frameworks[0].score
+    # No profile, so a3 applies too. a1 (weight 3) counts as partial from the policy; a2 (weight 1) has
+    # only a draft policy and a3 (weight 2) none: 1.5 of 6.
+    assert score.percent == Decimal("25.0")
+    assert readiness.states[controls["a1"].pk].via_policy
+    policy.status = PolicyStatus.RETIRED
+    policy.save()
+    assert selectors.readiness_for(organisation).frameworks[0].score.percent == Decimal("0.0")

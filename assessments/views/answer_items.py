@@ -116,6 +116,7 @@ class ControlItem:
     # The status that counts: the control's own answer or, failing that, a covering control's.
     status: str | None = None
     via: Control | None = None
+    via_policy: bool = False
     excluded_facts: list[str] = field(default_factory=list)
     updated_by: str = ""
     combined: bool = False
@@ -214,6 +215,11 @@ class ControlItem:
             own = "" if self.answer else ", which covers this control. Answer here to give it an answer of its own"
             source = f"{escape(self.via.framework.name)} {escape(self.via.ref)}"
             via = f'  <p class="answer-via">Counted from {source}{own}.</p>'
+        elif self.via_policy and self.answer is None:
+            via = (
+                '  <p class="answer-via">Counted as partly implemented because a published policy covers it. '
+                "Answer here to say how it works in practice.</p>"
+            )
         if self.combined and self.covers:
             listed = ", ".join(
                 f"{escape(covered.control.framework.name)} {escape(covered.control.ref)}"

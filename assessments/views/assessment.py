@@ -165,6 +165,7 @@ def _item(
         answer=answer,
         status=state.status if state else (answer.status if answer else None),
         via=vias.get(via_id) if via_id else None,
+        via_policy=bool(state and state.via_policy),
         excluded_facts=readiness.excluded_by_profile.get(control.pk, []),
         updated_by=members.by_id.get(answer.updated_by_id, "") if answer and answer.updated_by_id else "",
         values=_values(answer),

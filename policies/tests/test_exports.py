@@ -256,7 +256,8 @@ def test_exports_handle_very_long_text():
     long_word = "x" * 3000
     long_paragraph = " ".join(f"word{i}" for i in range(2500))
     version = PolicyVersionFactory(
-        policy__title="A very long title " * 15,
+        # As long as the title field allows (200 characters), so it wraps on the cover and in headers.
+        policy__title=("A very long title " * 15)[:200],
         sections=[
             section("Long", f"{long_paragraph}\n\n{long_word}\n\nThe end of the long section."),
             section("A heading that runs on " * 300, "Under the long heading."),

@@ -12,7 +12,18 @@ from decimal import Decimal
 from functools import cached_property, reduce
 from typing import Any, NamedTuple
 
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, TextField, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    IntegerField,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -202,15 +213,18 @@ def covering_map(mappings: Iterable[tuple[int, int, str]]) -> dict[int, set[int]
     return covered_by
 
 
-def policy_links_in_force(organisation: Organisation) -> QuerySet[Any]:
-    """Links from the organisation's policies in force (published, not retired) to a control, for an
-    Exists() on the control's row."""
-    from policies.models import Policy, PolicyStatus, PolicyVersion
+def controls_with_policy_in_force(organisation: Organisation) -> QuerySet[Any]:
+    """Ids of controls that the organisation's policies in force (published, not retired) cover.
+
+    Uncorrelated on purpose: used as `pk IN (...)` the database works it out once, not once per control.
+    """
+    from policies.models import Policy, PolicyStatus
 
     return (
-        Policy.controls.through.objects.filter(control_id=OuterRef("pk"), policy__organisation=organisation)
+        Policy.controls.through.objects.filter(policy__organisation=organisation)
         .exclude(policy__status=PolicyStatus.RETIRED)
-        .filter(Exists(PolicyVersion.objects.filter(policy_id=OuterRef("policy_id"), published_at__isnull=False)))
+        .filter(policy__versions__published_at__isnull=False)
+        .values("control_id")
     )
 
 
@@ -234,7 +248,11 @@ def readiness_for(organisation: Organisation) -> Readiness:
             .filter(framework_id__in=framework_ids, assessable=True)
             .order_by()
             # Whether a published policy covers the control, in the same query (policies count too).
-            .annotate(policy_in_force=Exists(policy_links_in_force(organisation)))
+            .annotate(
+                policy_in_force=ExpressionWrapper(
+                    Q(pk__in=controls_with_policy_in_force(organisation)), output_field=BooleanField()
+                )
+            )
             .values_list(
                 "id",
                 "framework_id",

@@ -161,3 +161,25 @@ def test_api_refuses_anonymous_with_problem_json(library, client_for):
     response = client_for(None).get("/api/v1/frameworks/")
     assert response.status_code == 403
     assert response["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("extra", [0, 30])
+def test_api_framework_group_and_mapping_lists_in_constant_queries(
+    library, personas, client_for, django_assert_num_queries, extra
+):
+    from compliance.models import Control
+    from compliance.tests.factories import ControlMappingFactory
+
+    grow("tiny-framework", extra)
+    first, second = Control.objects.filter(framework__slug="second-framework").order_by("pk")[:2]
+    for control in Control.objects.filter(framework__slug="tiny-framework").order_by("pk")[3 : 3 + extra]:
+        ControlMappingFactory(source=control, target=first if control.pk % 2 else second)
+    client = signed_in(client_for, personas.member)
+    for path, queries in [
+        ("/api/v1/frameworks/", 4),
+        ("/api/v1/frameworks/tiny-framework/", 4),
+        ("/api/v1/frameworks/tiny-framework/groups/", 5),
+        ("/api/v1/mappings/", 5),
+    ]:
+        with django_assert_num_queries(queries):
+            assert client.get(path).status_code == 200

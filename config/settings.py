@@ -361,6 +361,47 @@ AI_MONTHLY_TOKEN_BUDGET = env_int("AI_MONTHLY_TOKEN_BUDGET", 2_000_000)
 # Keep the (redacted) prompts and the responses of AI calls. Off: only counts and outcomes are kept.
 AI_STORE_PROMPTS = env_bool("AI_STORE_PROMPTS", False)
 
+# --- Evidence -------------------------------------------------------------------------------------
+EVIDENCE_MAX_UPLOAD_MB = env_int("EVIDENCE_MAX_UPLOAD_MB", 25)
+EVIDENCE_MAX_UPLOAD_BYTES = EVIDENCE_MAX_UPLOAD_MB * 1024 * 1024
+if MAX_REQUEST_BODY_BYTES < EVIDENCE_MAX_UPLOAD_BYTES + 1024 * 1024:
+    raise ImproperlyConfigured(
+        "MAX_REQUEST_BODY_MB must be larger than EVIDENCE_MAX_UPLOAD_MB, or no upload could arrive."
+    )
+# Days before an item's valid-until date that its owner is reminded.
+EVIDENCE_REMINDER_DAYS = env_int("EVIDENCE_REMINDER_DAYS", 14)
+# Connector tokens are encrypted with Fernet keys (the first encrypts; all decrypt, so keys can rotate).
+# Outside production a key is derived from SECRET_KEY; production needs its own when a connector is set.
+EVIDENCE_GOOGLE_CLIENT_ID = env_str("GOOGLE_WORKSPACE_CLIENT_ID")
+EVIDENCE_MICROSOFT_CLIENT_ID = env_str("MICROSOFT_365_CLIENT_ID")
+CONNECTOR_TOKEN_KEYS = env_list("CONNECTOR_TOKEN_KEYS")
+if PRODUCTION and (EVIDENCE_GOOGLE_CLIENT_ID or EVIDENCE_MICROSOFT_CLIENT_ID) and not CONNECTOR_TOKEN_KEYS:
+    raise ImproperlyConfigured(
+        "CONNECTOR_TOKEN_KEYS is required in production when a connector is configured: connector tokens are "
+        "encrypted with it. Generate one with: python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())'"
+    )
+# The providers' endpoints are settings, not environment variables, so tests point them at local fakes.
+MICROSOFT_LOGIN_URL = "https://login.microsoftonline.com/" + env_str("MICROSOFT_365_TENANT", "organizations")
+EVIDENCE_CONNECTORS: dict[str, dict[str, str]] = {
+    "google_workspace": {
+        "client_id": EVIDENCE_GOOGLE_CLIENT_ID,
+        "client_secret": env_str("GOOGLE_WORKSPACE_CLIENT_SECRET"),
+        "authorise_url": "https://accounts.google.com/o/oauth2/v2/auth",
+        "token_url": "https://oauth2.googleapis.com/token",
+        "revoke_url": "https://oauth2.googleapis.com/revoke",
+        "api_base_url": "https://admin.googleapis.com",
+    },
+    "microsoft_365": {
+        "client_id": EVIDENCE_MICROSOFT_CLIENT_ID,
+        "client_secret": env_str("MICROSOFT_365_CLIENT_SECRET"),
+        "authorise_url": f"{MICROSOFT_LOGIN_URL}/oauth2/v2.0/authorize",
+        "token_url": f"{MICROSOFT_LOGIN_URL}/oauth2/v2.0/token",
+        "revoke_url": "",
+        "api_base_url": "https://graph.microsoft.com/v1.0",
+    },
+}
+
 # --- Observability --------------------------------------------------------------------------------
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 # A Celery worker's task counters live in its own process: with a port set, the worker serves them there.
@@ -381,6 +422,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "django.security.DisallowedHost": {"level": "ERROR"},
+        # One INFO line per request with its full URL would flood the logs during a collection run.
+        "httpx2": {"level": "WARNING"},
     },
 }
 if SENTRY_DSN:

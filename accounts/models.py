@@ -204,3 +204,30 @@ class AuditEvent(TenantModel):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise TypeError("Audit events are append-only.")
+
+
+class Notification(TenantModel):
+    """Something a member should know about (evidence about to expire, a check that failed), shown in
+    the app and, unless they opted out, emailed. `dedupe_key` stops the same news arriving twice."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=40)  # e.g. "evidence_expiring", "evidence_expired"
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)  # a path within Greenlight
+    dedupe_key = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "dedupe_key"], condition=~models.Q(dedupe_key=""), name="notification_once"
+            )
+        ]
+        indexes = [models.Index(fields=["user", "organisation", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return self.title

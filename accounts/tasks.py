@@ -21,3 +21,16 @@ def send_invitation_email(invitation_id: int) -> None:
     # Withdrawn or used before the worker got to it: nothing to send.
     if invitation is not None and invitation.is_open:
         invitation_email_send(invitation=invitation)
+
+
+@shared_task(
+    name="accounts.send_notification_email",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=5,
+)
+def send_notification_email(notification_id: int) -> None:
+    from accounts.services import notification_email_send
+
+    notification_email_send(notification_id=notification_id)

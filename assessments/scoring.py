@@ -10,7 +10,10 @@ business profile are left out of both sums. A control without an answer of its o
 answer of a control that covers it through a mapping (equal, or the other control is a superset),
 so one answer counts everywhere it should. A control still without an answer that a published
 policy of the organisation covers counts as partially implemented: the rule is written down, its
-practice not yet confirmed. Bands: green from 80, amber from 50, red below.
+practice not yet confirmed. Once the organisation keeps evidence (any item, of any status), a control
+claimed implemented without current evidence (submitted or accepted, within its valid-until date, on
+the control or on the control its answer came through) earns 0.75 instead of 1: the claim is not yet
+backed, or its evidence has expired. Bands: green from 80, amber from 50, red below.
 A framework "would fail" while any applicable auto-fail control is not fully implemented
 (Cyber Essentials' MFA and 14-day update rules), whatever the percentage.
 """
@@ -29,6 +32,8 @@ CREDIT: dict[str | None, Decimal] = {
     None: Decimal(0),
 }
 GREEN_FROM, AMBER_FROM = Decimal(80), Decimal(50)
+# What "implemented" earns without current evidence, once the organisation keeps evidence at all.
+UNEVIDENCED_CREDIT = Decimal("0.75")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class ControlState:
     via_control_id: int | None = None  # set by effective_states when the status came through a mapping
     policy_in_force: bool = False  # a published policy of the organisation covers this control
     via_policy: bool = False  # set by effective_states when the status comes from that policy
+    # None: the organisation keeps no evidence yet, so evidence is not considered. Otherwise whether
+    # current evidence backs the control (or the control its answer came through).
+    evidence_current: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class Contribution:
     via_control_id: int | None = None
     auto_fail: bool = False
     via_policy: bool = False
+    unevidenced: bool = False  # implemented, but earning UNEVIDENCED_CREDIT for want of current evidence
 
     @property
     def lost(self) -> Decimal:
@@ -113,7 +122,19 @@ def effective_states(states: Iterable[ControlState], covered_by: dict[int, set[i
         elif best is None:
             filled.append(state)
         else:
-            filled.append(ControlState(**{**state.__dict__, "status": best.status, "via_control_id": best.control_id}))
+            evidence = state.evidence_current
+            if evidence is not None:
+                evidence = evidence or bool(best.evidence_current)
+            filled.append(
+                ControlState(
+                    **{
+                        **state.__dict__,
+                        "status": best.status,
+                        "via_control_id": best.control_id,
+                        "evidence_current": evidence,
+                    }
+                )
+            )
     return filled
 
 
@@ -130,12 +151,13 @@ def score(states: Iterable[ControlState]) -> Score:
     # Weights run from 1 to 5 and there are four statuses, so the Decimal arithmetic is done once per
     # (weight, status) and not once per control: the figures are the same, a framework of 500 controls
     # is scored in a fraction of the time.
-    worked_out: dict[tuple[int, str | None], tuple[Decimal, Decimal, Decimal, Decimal]] = {}
+    worked_out: dict[tuple[int, str | None, bool], tuple[Decimal, Decimal, Decimal, Decimal]] = {}
     for state in counted:
-        key = (state.weight, state.status)
+        unevidenced = state.status == IMPLEMENTED and state.evidence_current is False
+        key = (state.weight, state.status, unevidenced)
         figures = worked_out.get(key)
         if figures is None:
-            credit = _rank(state.status)
+            credit = UNEVIDENCED_CREDIT if unevidenced else _rank(state.status)
             possible = Decimal(100) * state.weight / total_weight if total_weight else Decimal(0)
             earned = possible * credit
             figures = worked_out[key] = (credit, earned, _quantise(earned), _quantise(possible))
@@ -152,6 +174,7 @@ def score(states: Iterable[ControlState]) -> Score:
                 via_control_id=state.via_control_id,
                 auto_fail=state.auto_fail,
                 via_policy=state.via_policy,
+                unevidenced=unevidenced,
             )
         )
     percent = _quantise(earned_total) if total_weight else Decimal(0)

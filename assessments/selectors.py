@@ -16,6 +16,7 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    Exists,
     ExpressionWrapper,
     IntegerField,
     Q,
@@ -40,6 +41,8 @@ from assessments.models import (
     TaskStatus,
 )
 from compliance.models import Control, ControlGroup, ControlMapping, Framework, Relationship
+from evidence.models import Evidence
+from evidence.selectors import controls_with_current_evidence
 
 
 def profile_for(organisation: Organisation) -> BusinessProfile | None:
@@ -235,7 +238,7 @@ def readiness_for(organisation: Organisation) -> Readiness:
     profile = profile_for(organisation)
     facts = profile_facts(profile)
     framework_ids = [adoption.framework_id for adoption in adoptions]
-    rows: list[tuple[int, int, int, int, bool, str, int, bool]] = []
+    rows: list[tuple[int, int, int, int, bool, str, int, bool, bool, bool]] = []
     answers: dict[int, AnswerRef] = {}
     edges: list[tuple[int, int, str]] = []
     if framework_ids:
@@ -251,7 +254,13 @@ def readiness_for(organisation: Organisation) -> Readiness:
             .annotate(
                 policy_in_force=ExpressionWrapper(
                     Q(pk__in=controls_with_policy_in_force(organisation)), output_field=BooleanField()
-                )
+                ),
+                # Current evidence on the control, and whether the organisation keeps evidence at all
+                # (until it does, evidence is not considered): both in this same query.
+                evidence_current=ExpressionWrapper(
+                    Q(pk__in=controls_with_current_evidence(organisation)), output_field=BooleanField()
+                ),
+                keeps_evidence=Exists(Evidence.objects.filter(organisation=organisation)),
             )
             .values_list(
                 "id",
@@ -262,6 +271,8 @@ def readiness_for(organisation: Organisation) -> Readiness:
                 Cast("applies_if", TextField()),
                 "position",
                 "policy_in_force",
+                "evidence_current",
+                "keeps_evidence",
             ),
             key=lambda row: (framework_order[row[1]], row[6]),
         )
@@ -287,7 +298,18 @@ def readiness_for(organisation: Organisation) -> Readiness:
 
     excluded: dict[int, list[str]] = {}
     raw_states = []
-    for control_id, framework_id, group_id, weight, auto_fail, applies_if_json, _position, policy_in_force in rows:
+    for (
+        control_id,
+        framework_id,
+        group_id,
+        weight,
+        auto_fail,
+        applies_if_json,
+        _position,
+        policy_in_force,
+        evidence_current,
+        keeps_evidence,
+    ) in rows:
         applies_if = json.loads(applies_if_json) if applies_if_json != "[]" else []
         applies = control_applies(applies_if, facts) if applies_if else True
         if not applies:
@@ -303,6 +325,7 @@ def readiness_for(organisation: Organisation) -> Readiness:
                 applicable=applies,
                 status=answer.status if answer else None,
                 policy_in_force=policy_in_force,
+                evidence_current=evidence_current if keeps_evidence else None,
             )
         )
     covered_by = covering_map(edges)

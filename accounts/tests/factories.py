@@ -3,7 +3,7 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from accounts.models import AuditEvent, Invitation, Membership, Organisation, User
+from accounts.models import AuditEvent, Invitation, Membership, Notification, Organisation, User
 from accounts.roles import Role
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
@@ -63,3 +63,15 @@ class AuditEventFactory(factory.django.DjangoModelFactory):
     actor_label = "system"
     action = "organisation.renamed"
     summary = factory.Sequence(lambda n: f"Audit entry number {n}")
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Notification
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    user = factory.SubFactory(UserFactory)
+    kind = "evidence_expiring"
+    title = factory.Sequence(lambda n: f"Notification number {n} about evidence")
+    body = factory.Sequence(lambda n: f"Body of notification number {n}")

@@ -9,6 +9,7 @@ from assessments.scoring import (
     NOT_APPLICABLE,
     NOT_IMPLEMENTED,
     PARTIAL,
+    UNEVIDENCED_CREDIT,
     ControlState,
     band_for,
     effective_states,
@@ -129,3 +130,34 @@ def test_a_mapped_answer_beats_a_policy():
     states = [state(1, 1, None, policy_in_force=True), state(9, 1, IMPLEMENTED)]
     filled = {s.control_id: s for s in effective_states(states, {1: {9}})}
     assert (filled[1].status, filled[1].via_policy) == (IMPLEMENTED, False)
+
+
+def test_implemented_without_current_evidence_earns_less_once_evidence_is_kept():
+    # weights 2 and 2: one backed by current evidence (1 × 2), one not (0.75 × 2) -> 3.5 of 4 = 87.5%
+    states = [state(1, 2, IMPLEMENTED, evidence_current=True), state(2, 2, IMPLEMENTED, evidence_current=False)]
+    result = score(effective_states(states, {}))
+    assert result.percent == Decimal("87.5")
+    by_control = {c.control_id: c for c in result.contributions}
+    assert (by_control[1].credit, by_control[1].unevidenced) == (Decimal(1), False)
+    assert (by_control[2].credit, by_control[2].unevidenced) == (UNEVIDENCED_CREDIT, True)
+    assert result.implemented == 2  # still implemented: the auto-fail rule and counts are unchanged
+
+
+def test_evidence_is_not_considered_until_the_organisation_keeps_any():
+    result = score([state(1, 2, IMPLEMENTED, evidence_current=None), state(2, 2, IMPLEMENTED)])
+    assert result.percent == Decimal("100.0")
+
+
+def test_evidence_only_changes_implemented_credit():
+    states = [state(1, 1, PARTIAL, evidence_current=False), state(2, 1, NOT_IMPLEMENTED, evidence_current=True)]
+    assert score(states).percent == Decimal("25.0")
+
+
+def test_evidence_on_the_covering_control_backs_a_mapped_answer():
+    states = [state(1, 1, None, evidence_current=False), state(9, 1, IMPLEMENTED, evidence_current=True)]
+    filled = {s.control_id: s for s in effective_states(states, {1: {9}})}
+    assert filled[1].evidence_current is True
+    assert score([filled[1]]).percent == Decimal("100.0")
+    unbacked = [state(1, 1, None, evidence_current=False), state(9, 1, IMPLEMENTED, evidence_current=False)]
+    filled = {s.control_id: s for s in effective_states(unbacked, {1: {9}})}
+    assert score([filled[1]]).percent == Decimal("75.0")

@@ -209,3 +209,42 @@ def test_a_published_policy_lifts_the_controls_it_covers(adopted, personas, djan
     policy.status = PolicyStatus.RETIRED
     policy.save()
     assert selectors.readiness_for(organisation).frameworks[0].score.percent == Decimal("0.0")
+
+
+def test_current_evidence_backs_implemented_answers(adopted, personas, django_assert_num_queries):
+    from datetime import date, timedelta
+
+    from evidence.models import EvidenceStatus
+    from evidence.tests.factories import EvidenceFactory
+
+    organisation, actor, controls = adopted
+    for key in ("a1", "a2", "a3"):
+        services.answer_save(
+            organisation=organisation, control=controls[key], status=AnswerStatus.IMPLEMENTED, actor=actor
+        )
+    assert selectors.readiness_for(organisation).frameworks[0].score.percent == Decimal("100.0")
+    # Keeping evidence at all brings the rule in: a1 (weight 3) is backed, a2 and a3 (weights 1 and 2)
+    # are not: (3 + 0.75 × 3) of 6 = 87.5%.
+    backed = EvidenceFactory(organisation=organisation, status=EvidenceStatus.ACCEPTED)
+    backed.controls.set([controls["a1"]])
+    with django_assert_num_queries(5):
+        readiness = selectors.readiness_for(organisation)
+    assert readiness.frameworks[0].score.percent == Decimal("87.5")
+    # Expired, rejected, draft and out-of-date evidence does not back anything.
+    today = date.today()
+    for status, valid_until in (
+        (EvidenceStatus.EXPIRED, today + timedelta(days=5)),
+        (EvidenceStatus.REJECTED, today + timedelta(days=5)),
+        (EvidenceStatus.DRAFT, today + timedelta(days=5)),
+        (EvidenceStatus.ACCEPTED, today - timedelta(days=1)),
+    ):
+        EvidenceFactory(organisation=organisation, status=status, valid_until=valid_until).controls.set(
+            [controls["a2"], controls["a3"]]
+        )
+    assert selectors.readiness_for(organisation).frameworks[0].score.percent == Decimal("87.5")
+    # Submitted evidence within its date counts.
+    EvidenceFactory(organisation=organisation, status=EvidenceStatus.SUBMITTED).controls.set([controls["a3"]])
+    assert selectors.readiness_for(organisation).frameworks[0].score.percent == Decimal("95.8")
+    # Another organisation's evidence never counts here.
+    EvidenceFactory(status=EvidenceStatus.ACCEPTED).controls.set([controls["a2"]])
+    assert selectors.readiness_for(organisation).frameworks[0].score.percent == Decimal("95.8")

@@ -57,6 +57,7 @@ def _formula() -> dict[str, object]:
     """The numbers of the formula, from the scoring module, so the page cannot drift from the code."""
     return {
         "credit_partial": scoring.CREDIT[scoring.PARTIAL],
+        "credit_unevidenced": scoring.UNEVIDENCED_CREDIT,
         "green_from": scoring.GREEN_FROM,
         "amber_from": scoring.AMBER_FROM,
     }

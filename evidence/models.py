@@ -109,7 +109,8 @@ class Evidence(TenantModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["organisation", "status"], name="evidence_org_status"),
+            # Status then date: the register's counts and readiness's "current evidence" read only this.
+            models.Index(fields=["organisation", "status", "valid_until"], name="evidence_org_status_valid"),
             models.Index(fields=["organisation", "valid_until"], name="evidence_org_valid_until"),
             models.Index(fields=["organisation", "-collected_on", "-id"], name="evidence_org_collected"),
             models.Index(fields=["organisation", "sha256"], name="evidence_org_sha256"),

@@ -9,7 +9,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import Organisation
 from compliance.models import Control
@@ -116,15 +116,6 @@ def register_for(organisation: Organisation, filters: RegisterFilters, today: da
 
         return items.order_by(F("valid_until").asc(nulls_last=True), "-pk")
     return items.order_by(*order, "-pk")
-
-
-def with_controls(items: QuerySet[Evidence]) -> QuerySet[Evidence]:
-    """Prefetch the mapped controls with their frameworks, for a page of rows."""
-    return items.prefetch_related(
-        Prefetch(
-            "controls", queryset=Control.objects.select_related("framework").order_by("framework__position", "position")
-        )
-    )
 
 
 def evidence_for_control(organisation: Organisation, control: Control) -> QuerySet[Evidence]:

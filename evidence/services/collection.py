@@ -46,7 +46,7 @@ from evidence.models import (
     RunStatus,
 )
 from evidence.services import storage
-from evidence.services.refresh import organisation_refresh_quality
+from evidence.services.refresh import evidence_refresh_quality, in_scope_control_ids
 from evidence.tokens import TokensUnreadable, decrypt_tokens, encrypt_tokens
 
 logger = logging.getLogger(__name__)
@@ -449,7 +449,12 @@ def store_findings(
     CheckResult.objects.filter(run=run).exclude(key__in=kept_keys).delete()
     # Each finding's transaction has committed: the files it replaced are no longer pointed at.
     storage.delete_quietly(replaced_files)
-    organisation_refresh_quality(organisation=organisation)
+    # Only the items this run touched: the rest of the register has not changed.
+    in_scope = in_scope_control_ids(organisation)
+    for evidence in Evidence.objects.filter(organisation=organisation, source_key__in=kept_keys).select_related(
+        "current_revision"
+    ):
+        evidence_refresh_quality(evidence, in_scope=in_scope)
     log(f"Stored {len(findings)} finding(s): {passed} check(s) passed, {failed} failed.")
     return len(findings), passed, failed
 

@@ -80,8 +80,8 @@ def evidence_expire_and_remind(*, today: date | None = None) -> ExpiryReport:
                         kind="evidence_expired",
                         title=f"Evidence expired: {item.title}",
                         body=(
-                            f"“{item.title}” was valid until {long_date(item.valid_until or today)} and no longer counts "
-                            "towards readiness. Upload a current version to restore it."
+                            f"“{item.title}” was valid until {long_date(item.valid_until or today)} and no longer "
+                            "counts towards readiness. Upload a current version to restore it."
                         ),
                         url=reverse("evidence_detail", kwargs={"evidence_id": item.pk}),
                         dedupe_key=f"evidence-expired:{item.pk}:{item.valid_until}",

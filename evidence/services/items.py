@@ -6,11 +6,11 @@ asks for a readiness snapshot when what counts towards readiness may have change
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import urlsplit, urlunsplit
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError

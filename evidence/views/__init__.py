@@ -1,0 +1,2 @@
+"""Evidence pages: the register (register.py), adding and looking after items (items.py), and
+automated collection (connections.py)."""

@@ -12,6 +12,7 @@ from compliance import selectors
 from compliance.models import Control, Framework
 from compliance.search import search_controls
 from config.pages import render_page
+from evidence.embeds import control_evidence_context
 
 SEARCH_LIMIT = 40
 
@@ -99,11 +100,17 @@ def _assessment_progress(
 @require_GET
 @member_required()
 def control_detail(request: HttpRequest, framework_slug: str, control_ref: str) -> HttpResponse:
+    membership = require_membership(request)
     control = selectors.control_for_page(framework_slug, control_ref)
     return render_page(
         request,
         "compliance/control_detail.html",
-        {"control": control, "framework": control.framework, "mapped": selectors.mapped_controls(control)},
+        {
+            "control": control,
+            "framework": control.framework,
+            "mapped": selectors.mapped_controls(control),
+            "control_evidence": control_evidence_context(membership.organisation, control, membership),
+        },
     )
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("compliance.api_urls")),
     path("", include("accounts.urls")),
+    path("", include("accounts.urls_notifications")),
     path("", include("compliance.urls")),
     path("", include("assessments.urls")),
     path("", include("policies.urls")),

@@ -490,8 +490,8 @@ def test_framework_page_queries_do_not_grow_with_its_controls(
     answer_some(personas.organisation, adopted.alpha, personas.member)
     client = signed_in(client_for, personas.member)
     # the request's 3, the adoption; readiness (adoptions, profile, controls, answers, mappings); then the
-    # models of the page's controls, their groups, their answers, questions and members
-    with django_assert_num_queries(14):
+    # models of the page's controls, their groups, their answers, questions and members; their evidence counts
+    with django_assert_num_queries(15):
         response = client.get(reverse("assessment_framework", args=["alpha"]))
     assert response.content.decode().count('class="answer-item') == size
 
@@ -501,7 +501,7 @@ def test_filtered_fragment_queries_do_not_grow(adopted, personas, client_for, dj
     grow(adopted.alpha, size - 3)
     client = signed_in(client_for, personas.member)
     # as the page above, less the answers' details: nothing is answered yet
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         client.get(reverse("assessment_framework", args=["alpha"]), {"status": "unanswered"}, headers=HTMX)
 
 
@@ -512,8 +512,9 @@ def test_overview_and_combined_queries_do_not_grow(adopted, personas, client_for
     client = signed_in(client_for, personas.member)
     with django_assert_num_queries(9):
         client.get(reverse("assessment"))
-    # readiness's mappings give the shape of the questions; the controls, groups and answers shown
-    with django_assert_num_queries(13):
+    # readiness's mappings give the shape of the questions; the controls, groups and answers shown, and
+    # their evidence counts
+    with django_assert_num_queries(14):
         client.get(reverse("assessment_combined"))
 
 
@@ -522,11 +523,11 @@ def test_autosave_queries_do_not_grow(adopted, personas, client_for, django_asse
     grow(adopted.alpha, size - 3)
     answer_some(personas.organisation, adopted.alpha, personas.member)
     client = signed_in(client_for, personas.member)
-    with django_assert_num_queries(32):
+    with django_assert_num_queries(33):
         save(client, adopted.daily, status=AnswerStatus.PARTIAL, version="1")
     # Combined mode also applies the answer to Beta's B1.1 (the service's queries) and reads the control
     # it covers, to name it.
-    with django_assert_num_queries(45):
+    with django_assert_num_queries(46):
         save(client, adopted.mfa, status=AnswerStatus.PARTIAL, apply_to_mapped="1")
 
 

@@ -397,8 +397,8 @@ def test_completing_a_task_offers_to_mark_its_controls_implemented(world, person
     assert f'action="/assessment/answers/{world.mfa.pk}/"' in offer
     assert f'action="/assessment/answers/{world.backups.pk}/"' not in offer
     assert '<input type="hidden" name="status" value="implemented">' in offer
-    assert "can be attached here once the evidence section is ready" in offer
-    assert "/evidence/" not in offer
+    # ... and to attach evidence for the task's first control.
+    assert f'href="/evidence/new/?control={world.mfa.pk}">attach evidence</a>' in offer
 
 
 def test_the_offer_keeps_the_answers_notes_and_owner(world, personas, owner_browser):
@@ -535,8 +535,9 @@ def test_task_page_queries_do_not_grow_with_its_controls(personas, owner_browser
     shown.controls.set(ControlFactory.create_batch(controls))
     services.round_current(organisation=personas.organisation)
 
-    # task, its controls, their frameworks, the open round, the answers, members for the owner field
-    with django_assert_num_queries(REQUEST_BASELINE + 6):
+    # task, its controls, their frameworks, the open round, the answers, members for the owner field, the
+    # evidence on its controls
+    with django_assert_num_queries(REQUEST_BASELINE + 7):
         assert owner_browser.get(f"/plan/tasks/{shown.pk}/").status_code == 200
 
 

@@ -127,6 +127,8 @@ class ControlItem:
     saved: bool = False
     overwrote: str = ""
     applied_to: list[Control] = field(default_factory=list)
+    # The evidence line under the answer (evidence.embeds.answer_evidence_line), already escaped.
+    evidence_line: str = ""
     members: Members = field(default_factory=Members)
     form: FormContext = field(default_factory=FormContext)
 
@@ -280,6 +282,7 @@ class ControlItem:
             f'      <a class="answer-guidance" href="{escape(guidance)}">Guidance'
             f'<span class="visually-hidden"> for {escape(self.control.ref)}</span></a>',
             "    </div>",
+            f"    {self.evidence_line}" if self.evidence_line else "",
             notice,
             "  </form>",
         )

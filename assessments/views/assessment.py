@@ -35,6 +35,7 @@ from assessments.models import AnswerStatus, FrameworkAdoption
 from assessments.views.answer_items import ControlItem, Covered, FormContext, Members, overwrite_notice
 from compliance.models import Control, ControlGroup, Question
 from config.pages import render_page, wants_fragment
+from evidence.embeds import answer_evidence_line, evidence_counts_by_control
 
 NOT_FOR_YOU = (
     "This control does not apply to your business, going by your business profile, so it needs no answer. "
@@ -173,6 +174,15 @@ def _item(
     )
 
 
+def _attach_evidence(organisation: Organisation, items: list[ControlItem]) -> None:
+    """The "2 pieces of evidence · Add" line under each shown answer: one query for the whole page."""
+    counts = evidence_counts_by_control(organisation, [item.pk for item in items])
+    for item in items:
+        item.evidence_line = answer_evidence_line(
+            item.pk, counts, can_edit=item.form.can_edit, control_ref=item.control.ref
+        )
+
+
 def progress_for(readiness: selectors.Readiness, framework_id: int) -> Progress:
     """Answered (the control's own answer or a covering control's, not applicable included) of the
     controls that apply to the business."""
@@ -239,6 +249,7 @@ def _framework_context(
     form = _form_context(request, query_string=urlencode(chosen))
     for item in items:
         item.form = form
+    _attach_evidence(organisation, shown)
     return {
         "adoption": adoption,
         "framework": framework,
@@ -352,6 +363,7 @@ def _combined_context(
     form = _form_context(request)
     for item in items:
         item.form = form
+    _attach_evidence(organisation, items)
     return {
         "blocks": _framework_blocks(items),
         "progress": _combined_progress(readiness, shape),
@@ -523,6 +535,7 @@ def answer_save(request: HttpRequest, control_id: int) -> HttpResponse:
         return render_page(request, "assessments/assessment_framework.html", context, status=status)
 
     item.form = _form_context(request, query_string=request.POST.get("filters", ""))
+    _attach_evidence(organisation, [item])
     progress = _combined_progress(readiness, shape) if combined else progress_for(readiness, control.framework_id)
     context = {"item": item, "progress": progress, "noun": "questions" if combined else "controls"}
     return render(request, "assessments/includes/answer_saved.html", context, status=status)

@@ -30,6 +30,7 @@ from assessments.access import get_task_for
 from assessments.forms_plan import PlanFilterForm, TaskCreateForm, TaskForm, TaskMoveForm
 from assessments.models import Answer, PlanTask, Priority, TaskStatus
 from config.pages import render_page, wants_fragment
+from evidence.embeds import task_evidence_context
 
 PLAN_TEMPLATE = "assessments/plan.html"
 TASK_TEMPLATE = "assessments/task_detail.html"
@@ -274,7 +275,8 @@ def _linked_answers(organisation: Organisation, task: PlanTask) -> list[dict[str
 
 
 def _task_page(request: HttpRequest, task: PlanTask, form: TaskForm | None = None) -> HttpResponse:
-    organisation = require_membership(request).organisation
+    membership = require_membership(request)
+    organisation = membership.organisation
     linked = _linked_answers(organisation, task)
     return render_page(
         request,
@@ -284,6 +286,7 @@ def _task_page(request: HttpRequest, task: PlanTask, form: TaskForm | None = Non
             "form": form or TaskForm(instance=task, organisation=organisation),
             "linked": linked,
             "to_mark": [item for item in linked if item["answer"] is None or item["answer"].status != "implemented"],
+            "task_evidence": task_evidence_context(organisation, [item["control"].pk for item in linked], membership),
         },
     )
 

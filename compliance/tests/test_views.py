@@ -90,7 +90,8 @@ def test_control_page_shows_guidance_questions_evidence_and_mappings(
 ):
     grow("tiny-framework", extra)
     client = signed_in(client_for, personas.member)
-    with django_assert_num_queries(6):
+    # the control page's 6, then the organisation's evidence on it: items, their controls, latest checks
+    with django_assert_num_queries(9):
         response = client.get(reverse("control_detail", args=["tiny-framework", "A.1.1"]))
     content = response.content.decode()
     assert "Use an authenticator app." in content

@@ -57,9 +57,8 @@ def library_controls(db) -> dict[tuple[str, str], int]:
     frameworks = {slug: FrameworkFactory(slug=slug) for slug in {ref.framework for ref in refs}}
     groups = {slug: ControlGroupFactory(framework=framework) for slug, framework in frameworks.items()}
     return {
-        (ref.framework, ref.ref): ControlFactory(group=groups[ref.framework], ref=ref.ref).pk for ref in sorted(
-            refs, key=lambda r: (r.framework, r.ref)
-        )
+        (ref.framework, ref.ref): ControlFactory(group=groups[ref.framework], ref=ref.ref).pk
+        for ref in sorted(refs, key=lambda r: (r.framework, r.ref))
     }
 
 

@@ -13,13 +13,14 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 
 from accounts.models import Invitation, Membership, Organisation
 from accounts.roles import Capability
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def require_membership(request: HttpRequest, capability: Capability = Capability.VIEW) -> Membership:
@@ -54,7 +55,7 @@ def member_required(capability: Capability = Capability.VIEW) -> Callable[[View]
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if getattr(request, "membership", None) is None:
                 return redirect("organisation_create")
             require_membership(request, capability)

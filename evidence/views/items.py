@@ -611,7 +611,7 @@ def _uses_s3() -> bool:
 
 # A streamed file is not an HttpResponse, which is all `member_required` is typed to wrap.
 @require_GET
-@member_required()  # type: ignore[arg-type]
+@member_required()
 def evidence_revision_download(request: HttpRequest, evidencerevision_id: int) -> HttpResponseBase:
     """A file of the organisation's evidence: a short-lived signed URL on S3, else streamed from disk.
     Never rendered by the browser as a page of this site: sandboxed, not sniffed, not cached."""

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -60,3 +61,64 @@ class AICall(TenantModel):
     @property
     def tokens(self) -> int:
         return self.tokens_in + self.tokens_out
+
+
+# --- The assistant ---------------------------------------------------------------------------------
+class Conversation(TenantModel):
+    """A member's conversation with the assistant, in one organisation. Deleting it deletes its messages:
+    nothing of it is kept."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
+    title = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    # "Ask a consultant": when the member sent it to the organisation's consultants, and when answered.
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalation_note = models.TextField(blank=True)
+    escalation_resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-pk"]
+        indexes = [models.Index(fields=["organisation", "user", "-updated_at"], name="conversation_mine")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class MessageRole(models.TextChoices):
+    USER = "user", "You"
+    ASSISTANT = "assistant", "Assistant"
+    CONSULTANT = "consultant", "Consultant"
+
+
+class Message(TenantModel):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=20, choices=MessageRole.choices)
+    content = models.TextField()
+    # [{"kind", "framework", "ref", "title", "url"}], validated against the library before storing.
+    citations = models.JSONField(default=list, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    provider = models.CharField(max_length=20, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    # Thumbs up (1) or down (-1) on an answer, with an optional comment.
+    rating = models.SmallIntegerField(null=True, blank=True)
+    feedback = models.TextField(blank=True)
+    rated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["conversation", "created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(role__in=MessageRole.values), name="message_role_valid"),
+            models.CheckConstraint(
+                condition=models.Q(rating__isnull=True) | models.Q(rating__in=[-1, 1]), name="message_rating_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {self.content[:60]}"

@@ -5,8 +5,8 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from accounts.tests.factories import OrganisationFactory
-from chat.models import AICall, AICallOutcome
+from accounts.tests.factories import OrganisationFactory, UserFactory
+from chat.models import AICall, AICallOutcome, Conversation, Message, MessageRole
 
 
 class AICallFactory(factory.django.DjangoModelFactory):
@@ -24,3 +24,24 @@ class AICallFactory(factory.django.DjangoModelFactory):
     latency_ms = 950
     cost_estimate = Decimal("0.001796")
     created_at = factory.LazyFunction(timezone.now)
+
+
+class ConversationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Conversation
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    user = factory.SubFactory(UserFactory)
+    title = factory.Sequence(lambda n: f"Conversation number {n} about breach reporting")
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    conversation = factory.SubFactory(ConversationFactory, organisation=factory.SelfAttribute("..organisation"))
+    role = MessageRole.USER
+    content = factory.Sequence(lambda n: f"Question number {n}: how long do we have to report a breach?")

@@ -22,7 +22,7 @@ from compliance.library_format import (
     read_yaml_bytes,
 )
 from compliance.models import Control, ControlGroup, ControlMapping, Framework, Question
-from compliance.synonyms import expansions
+from compliance.synonyms import SYNONYMS_FINGERPRINT, expansions
 
 
 @dataclass
@@ -288,7 +288,7 @@ def library_load(*, force: bool = False) -> list[LoadResult]:
     loaded_hashes = set(Framework.objects.exclude(content_hash="").values_list("content_hash", flat=True))
     for path in framework_paths:
         raw = path.read_bytes()
-        digest = hashlib.sha256(raw).hexdigest()
+        digest = hashlib.sha256(raw + SYNONYMS_FINGERPRINT.encode()).hexdigest()
         if digest in loaded_hashes and not force:
             results.append(LoadResult(slug=path.stem, skipped=True))
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 SYNONYM_SETS: tuple[frozenset[str], ...] = tuple(
@@ -30,8 +31,23 @@ SYNONYM_SETS: tuple[frozenset[str], ...] = tuple(
         {"ico", "information commissioner"},
         {"contract", "contracts", "agreement", "dpa"},
         {"transfer", "transfers", "international transfer", "idta"},
+        {"fine", "fines", "penalty", "penalties", "administrative fines"},
+        {"delete", "deletion", "erase", "erasure", "right to be forgotten"},
+        {"privacy notice", "privacy policy", "privacy information"},
+        {"clock", "time limit", "time limits", "clarification"},
+        {"usa", "united states", "abroad", "overseas", "outside the uk", "third country"},
+        {"stolen", "lost", "theft", "breach"},
+        {"wrong person", "breach"},
+        {"isms", "information security management system"},
+        {"change management", "change control"},
+        {"security awareness", "awareness training"},
+        {"supplier agreement", "supplier agreements", "supplier relationships", "suppliers"},
     )
 )
+
+# Part of each loaded framework's content hash: changing the sets re-indexes the library on the next
+# `load_frameworks`, since every control's search text includes the synonyms of its words.
+SYNONYMS_FINGERPRINT = hashlib.sha256(repr(sorted(sorted(terms) for terms in SYNONYM_SETS)).encode()).hexdigest()
 
 _WORD = re.compile(r"[a-z0-9]+")
 

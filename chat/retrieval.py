@@ -1,0 +1,308 @@
+"""What the assistant answers from: library controls, and the organisation's own policies and evidence.
+
+Lexical retrieval only. Controls come from `search_controls` (full-text search with synonyms); the
+organisation's documents are matched by the words of the question, scored in SQL and always filtered by
+organisation in the query itself, so another organisation's document can never be retrieved.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import reduce
+from operator import add, or_
+
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.urls import reverse
+
+from accounts.models import Organisation
+from assessments.models import FrameworkAdoption
+from compliance.models import Control, Framework
+from compliance.search import query_words, search_controls
+from compliance.synonyms import expansions
+from evidence.models import Evidence, EvidenceStatus
+from policies.models import PolicyStatus, PolicyVersion
+
+MAX_TEXT = 1200
+OWN_DOCUMENTS_PER_KIND = 2
+MIN_WORD_LENGTH = 3
+MAX_DOCUMENT_TERMS = 6
+# Candidates fetched per kind before de-duplication: a policy can have several published versions.
+DOCUMENT_CANDIDATES = 12
+FRAMEWORK_CANDIDATES = 200
+
+# How people name a framework in a question, and the library slug it means.
+FRAMEWORK_NAMES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(uk\s*)?gdpr\b|\bdata protection act\b|\bico\b", re.IGNORECASE), "uk-gdpr"),
+    (re.compile(r"\bcyber\s*essentials\b", re.IGNORECASE), "cyber-essentials"),
+    (re.compile(r"\biso\b(\s*/?\s*iec)?(\s*27001)?(:2022)?|\b27001\b", re.IGNORECASE), "iso27001-2022"),
+    (re.compile(r"\bsoc\s*-?\s*2\b", re.IGNORECASE), "soc2-tsc-2017"),
+    (re.compile(r"\bnist\b(\s*csf)?", re.IGNORECASE), "nist-csf-2.0"),
+    (re.compile(r"\bpci\b(\s*dss)?", re.IGNORECASE), "pci-dss-4.0.1"),
+)
+# Topics that point at a framework without naming it: people's personal details mean UK GDPR. Unlike a
+# name, these words stay in the search.
+FRAMEWORK_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"\bdata protection\b|\bpersonal (data|details|information)\b|\bsubject access\b|\bprivacy notice"
+            r"|\bcustomers?'? (data|details|records|addresses)\b|\beras(e|ure)\b",
+            re.IGNORECASE,
+        ),
+        "uk-gdpr",
+    ),
+)
+FRAMEWORK_LABELS = {
+    "uk-gdpr": "UK GDPR",
+    "cyber-essentials": "Cyber Essentials",
+    "iso27001-2022": "ISO 27001",
+    "soc2-tsc-2017": "SOC 2",
+    "nist-csf-2.0": "NIST CSF",
+    "pci-dss-4.0.1": "PCI DSS",
+}
+# Words of everyday questions that say nothing about the topic ("how long do I have to…", "what does
+# ISO say about…"); the library search would otherwise require them in a control's text.
+FILLER_WORDS = frozenset(
+    [
+        "about",
+        "actually",
+        "agree",
+        "before",
+        "every",
+        "everything",
+        "quickly",
+        "their",
+        "them",
+        "want",
+        "wants",
+        "cover",
+        "covers",
+        "expect",
+        "expects",
+        "require",
+        "requires",
+        "am",
+        "any",
+        "anything",
+        "deal",
+        "exactly",
+        "get",
+        "got",
+        "had",
+        "handle",
+        "has",
+        "know",
+        "long",
+        "me",
+        "mean",
+        "means",
+        "much",
+        "many",
+        "often",
+        "please",
+        "really",
+        "say",
+        "says",
+        "sure",
+        "tell",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "us",
+        "was",
+        "were",
+        "would",
+        "could",
+    ]
+)
+FILLER = re.compile(r"\b(" + "|".join(sorted(FILLER_WORDS)) + r")\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Passage:
+    kind: str  # "control" | "policy" | "evidence"
+    framework: str  # library slug for controls, "" otherwise
+    ref: str  # control ref; policy/evidence id as str
+    title: str
+    text: str  # the guidance or excerpt used to answer
+    url: str
+    score: float
+
+    @property
+    def label(self) -> str:
+        """How the passage is cited in prose: "UK GDPR 33", "policy 12"."""
+        if self.kind == "control":
+            return f"{framework_label(self.framework)} {self.ref}"
+        return f"{self.kind} {self.ref}"
+
+
+def framework_label(slug: str) -> str:
+    return FRAMEWORK_LABELS.get(slug, slug)
+
+
+def named_frameworks(question: str) -> list[str]:
+    """Library slugs of the frameworks the question names or clearly points at, without repeats."""
+    found = [slug for pattern, slug in (*FRAMEWORK_NAMES, *FRAMEWORK_HINTS) if pattern.search(question)]
+    return list(dict.fromkeys(found))
+
+
+def retrieve(question: str, *, organisation: Organisation | None, limit: int = 8) -> list[Passage]:
+    """The passages to answer from: the best controls first, then the organisation's own documents."""
+    question = question.strip()
+    if not question or limit <= 0:
+        return []
+    own: list[Passage] = []
+    if organisation is not None:
+        own = [*_policy_passages(question, organisation), *_evidence_passages(question, organisation)]
+    own = own[: max(limit // 2, 0)]
+    controls = _control_passages(question, organisation=organisation, limit=limit - len(own))
+    return [*controls, *own]
+
+
+# --- library controls ---------------------------------------------------------------------------
+
+
+def _control_passages(question: str, *, organisation: Organisation | None, limit: int) -> list[Passage]:
+    if limit <= 0:
+        return []
+    named = named_frameworks(question)
+    adopted: set[str] = set()
+    if organisation is not None:
+        adopted = set(
+            FrameworkAdoption.objects.filter(organisation=organisation).values_list("framework__slug", flat=True)
+        )
+    topic = " ".join(FILLER.sub(" ", question).split()) or question
+    # The framework's name is rarely in its controls' text: search without it.
+    topic = (_without_framework_names(topic) or topic) if named else topic
+    scored: dict[int, tuple[float, Control]] = {}
+    for position, control in enumerate(search_controls(topic, limit=limit * 3)):
+        scored[control.pk] = (1.0 / (position + 1), control)
+    if named:
+        for framework in Framework.objects.filter(slug__in=named):
+            # On SQLite the index's top rows are taken before the framework filter: ask for plenty.
+            found = search_controls(topic, framework=framework, limit=FRAMEWORK_CANDIDATES)[:limit]
+            for position, control in enumerate(found):
+                score = 1.0 / (position + 1)
+                if control.pk not in scored or scored[control.pk][0] < score:
+                    scored[control.pk] = (score, control)
+
+    def tier(item: tuple[float, Control]) -> tuple[bool, bool, float]:
+        # Every control here matched the question; a named framework, then an adopted one, comes first.
+        score, control = item
+        return (control.framework.slug in named, control.framework.slug in adopted, score)
+
+    ranked = sorted(scored.values(), key=tier, reverse=True)[:limit]
+    return [_control_passage(control, score) for score, control in ranked]
+
+
+def _without_framework_names(question: str) -> str:
+    return reduce(lambda text, item: item[0].sub(" ", text), FRAMEWORK_NAMES, question).strip()
+
+
+def _control_passage(control: Control, score: float) -> Passage:
+    text = "\n\n".join(part.strip() for part in (control.description, control.guidance) if part.strip())
+    return Passage(
+        kind="control",
+        framework=control.framework.slug,
+        ref=control.ref,
+        title=control.title,
+        text=_trim(text),
+        url=control.get_absolute_url(),
+        score=round(score, 4),
+    )
+
+
+# --- the organisation's own documents -----------------------------------------------------------
+
+
+def document_terms(question: str) -> list[str]:
+    """Words and synonym phrases worth looking for in free text; short words match too much."""
+    words = [word for word in query_words(question) if len(word) >= MIN_WORD_LENGTH]
+    return list(dict.fromkeys([*words, *sorted(expansions(question))]))[:MAX_DOCUMENT_TERMS]
+
+
+def _match_score(terms: list[str], fields: tuple[str, ...]) -> Case:
+    """1 per term found in any of the fields, added up in SQL."""
+    cases = [
+        Case(
+            When(reduce(or_, (Q(**{f"{field}__icontains": term}) for field in fields)), then=Value(1)),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+        for term in terms
+    ]
+    return reduce(add, cases)
+
+
+def _policy_passages(question: str, organisation: Organisation) -> list[Passage]:
+    terms = document_terms(question)
+    if not terms:
+        return []
+    versions: QuerySet[PolicyVersion] = (
+        PolicyVersion.objects.filter(
+            organisation=organisation, published_at__isnull=False, policy__status=PolicyStatus.PUBLISHED
+        )
+        .annotate(matched=_match_score(terms, ("title", "sections")))
+        .filter(matched__gt=0)
+        .order_by("-matched", "-number")
+        .only("pk", "policy_id", "title", "sections", "number")[:DOCUMENT_CANDIDATES]
+    )
+    passages: dict[int, Passage] = {}
+    for version in versions:
+        if version.policy_id in passages:
+            continue  # an older published version of a policy already kept
+        body = "\n\n".join(f"{section.get('title', '')}: {section.get('body', '')}" for section in version.sections)
+        passages[version.policy_id] = Passage(
+            kind="policy",
+            framework="",
+            ref=str(version.policy_id),
+            title=version.title,
+            text=_excerpt(body, terms),
+            url=reverse("policy_detail", args=[version.policy_id]),
+            score=float(version.matched) / len(terms),  # type: ignore[attr-defined]
+        )
+    return list(passages.values())[:OWN_DOCUMENTS_PER_KIND]
+
+
+def _evidence_passages(question: str, organisation: Organisation) -> list[Passage]:
+    terms = document_terms(question)
+    if not terms:
+        return []
+    items = (
+        Evidence.objects.filter(organisation=organisation)
+        .exclude(status=EvidenceStatus.REJECTED)
+        .annotate(matched=_match_score(terms, ("title", "description", "extracted_text", "note")))
+        .filter(matched__gt=0)
+        .order_by("-matched", "-collected_on", "-pk")
+        .only("pk", "title", "description", "extracted_text", "note")[:OWN_DOCUMENTS_PER_KIND]
+    )
+    return [
+        Passage(
+            kind="evidence",
+            framework="",
+            ref=str(item.pk),
+            title=item.title,
+            text=_excerpt("\n\n".join(p for p in (item.description, item.note, item.extracted_text) if p), terms),
+            url=reverse("evidence_detail", args=[item.pk]),
+            score=float(item.matched) / len(terms),  # type: ignore[attr-defined]
+        )
+        for item in items
+    ]
+
+
+def _excerpt(text: str, terms: list[str]) -> str:
+    """The part of a long document around the first term it mentions, so the passage stays short."""
+    folded = text.casefold()
+    hits = [index for index in (folded.find(term.casefold()) for term in terms) if index >= 0]
+    start = max(min(hits) - 200, 0) if hits else 0
+    return _trim(("…" if start else "") + text[start:])
+
+
+def _trim(text: str) -> str:
+    text = re.sub(r"[ \t]+", " ", text).strip()
+    if len(text) <= MAX_TEXT:
+        return text
+    cut = text[:MAX_TEXT].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"

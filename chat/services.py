@@ -1,0 +1,169 @@
+"""Every write of the assistant: conversations, questions and their answers, feedback and escalation.
+
+An answer comes from `chat.answering.answer_question` (retrieval, then the AI gateway with the offline
+composer as its last resort); its citations are validated there, before anything is stored.
+"""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.audit import Actor, audit_record
+from accounts.models import Membership, Organisation
+from accounts.roles import Capability, Role
+from chat.models import Conversation, Message, MessageRole
+
+# The longest question accepted: enough for a pasted clause, short enough to keep prompts bounded.
+MAX_QUESTION_CHARS = 4000
+# Questions an organisation may ask per minute, across its members.
+QUESTIONS_PER_MINUTE = 20
+TITLE_CHARS = 80
+
+
+class TooManyQuestions(ValidationError):
+    """The organisation asked more than QUESTIONS_PER_MINUTE in the last minute."""
+
+
+def _membership(organisation: Organisation, actor: Actor) -> Membership:
+    membership = Membership.objects.filter(organisation=organisation, user=actor.user).first() if actor.user else None
+    if membership is None:
+        raise PermissionDenied("Only members of the organisation can use its assistant.")
+    return membership
+
+
+def _own(conversation: Conversation, actor: Actor) -> None:
+    if actor.user is None or conversation.user_id != actor.user.pk:
+        raise PermissionDenied("Conversations are private to the member who started them.")
+
+
+def _title_from(question: str) -> str:
+    words = " ".join(question.split())
+    return words if len(words) <= TITLE_CHARS else words[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def _throttle(organisation: Organisation) -> None:
+    key = f"assistant-questions:{organisation.pk}:{timezone.now():%Y%m%d%H%M}"
+    added = cache.add(key, 1, timeout=90)
+    count = 1 if added else cache.incr(key)
+    if count > QUESTIONS_PER_MINUTE:
+        raise TooManyQuestions(
+            f"Your organisation has asked {QUESTIONS_PER_MINUTE} questions in the last minute. "
+            "Please wait a moment and ask again."
+        )
+
+
+def clean_question(text: str) -> str:
+    question = text.strip()
+    if not question:
+        raise ValidationError({"question": "Type a question first."})
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValidationError({"question": f"Questions can be at most {MAX_QUESTION_CHARS:,} characters."})
+    return question
+
+
+def conversation_start(*, organisation: Organisation, actor: Actor, question: str) -> Conversation:
+    membership = _membership(organisation, actor)
+    question = clean_question(question)
+    return Conversation.objects.create(organisation=organisation, user=membership.user, title=_title_from(question))
+
+
+def question_ask(*, conversation: Conversation, actor: Actor, question: str) -> Message:
+    """Store the question, answer it and store the answer; returns the answer's message."""
+    from chat.answering import answer_question
+
+    _own(conversation, actor)
+    question = clean_question(question)
+    _throttle(conversation.organisation)
+    Message.objects.create(
+        organisation=conversation.organisation,
+        conversation=conversation,
+        role=MessageRole.USER,
+        content=question,
+        author=actor.user,
+    )
+    answer = answer_question(question, organisation=conversation.organisation)
+    with transaction.atomic():
+        message = Message.objects.create(
+            organisation=conversation.organisation,
+            conversation=conversation,
+            role=MessageRole.ASSISTANT,
+            content=answer.text,
+            citations=[citation.to_dict() for citation in answer.citations],
+            provider=answer.provider,
+            model=answer.model,
+            tokens_in=answer.tokens_in,
+            tokens_out=answer.tokens_out,
+            latency_ms=answer.latency_ms,
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    return message
+
+
+def conversation_rename(*, conversation: Conversation, actor: Actor, title: str) -> Conversation:
+    _own(conversation, actor)
+    title = " ".join(title.split())[:200]
+    if not title:
+        raise ValidationError({"title": "Give the conversation a name."})
+    conversation.title = title
+    conversation.save(update_fields=["title"])
+    return conversation
+
+
+def conversation_delete(*, conversation: Conversation, actor: Actor) -> None:
+    """Really deleted: the conversation and every message in it."""
+    _own(conversation, actor)
+    conversation.delete()
+
+
+def message_rate(*, message: Message, actor: Actor, rating: int, comment: str = "") -> Message:
+    _own(message.conversation, actor)
+    if message.role != MessageRole.ASSISTANT:
+        raise ValidationError("Only the assistant's answers can be rated.")
+    if rating not in (-1, 1):
+        raise ValidationError({"rating": "Choose thumbs up or thumbs down."})
+    message.rating = rating
+    message.feedback = comment.strip()[:2000]
+    message.rated_at = timezone.now()
+    message.save(update_fields=["rating", "feedback", "rated_at"])
+    return message
+
+
+def conversation_escalate(*, conversation: Conversation, actor: Actor, note: str = "") -> int:
+    """Send the conversation to the organisation's consultants; returns how many were notified."""
+    from accounts.notifications import notify
+
+    _own(conversation, actor)
+    if conversation.escalated_at is not None and conversation.escalation_resolved_at is None:
+        raise ValidationError("This conversation is already with your consultants.")
+    consultants = [
+        membership.user
+        for membership in Membership.objects.filter(organisation=conversation.organisation).select_related("user")
+        if membership.role == Role.CONSULTANT or (membership.can(Capability.APPROVE) and membership.user.is_staff)
+    ]
+    with transaction.atomic():
+        conversation.escalated_at = timezone.now()
+        conversation.escalation_note = note.strip()[:2000]
+        conversation.escalation_resolved_at = None
+        conversation.save(update_fields=["escalated_at", "escalation_note", "escalation_resolved_at"])
+        audit_record(
+            organisation=conversation.organisation,
+            actor=actor,
+            action="assistant.escalated",
+            summary=f"Asked a consultant about “{conversation.title}”",
+            target=conversation,
+        )
+        for consultant in consultants:
+            notify(
+                organisation=conversation.organisation,
+                user=consultant,
+                kind="assistant_escalation",
+                title=f"A question for you: {conversation.title}",
+                body=conversation.escalation_note,
+                url=reverse("admin:index"),
+                dedupe_key=f"escalation:{conversation.pk}:{conversation.escalated_at:%Y%m%d%H%M%S}",
+            )
+    return len(consultants)

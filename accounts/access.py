@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 
+from accounts.audit import Actor
 from accounts.models import Invitation, Membership, Organisation
 from accounts.roles import Capability
 
@@ -29,6 +30,17 @@ def require_membership(request: HttpRequest, capability: Capability = Capability
         raise Http404("You are not a member of an organisation.")
     if not membership.can(capability):
         raise PermissionDenied(f"Your role cannot {capability} here.")
+    return membership
+
+
+def require_actor(organisation: Organisation, actor: Actor, capability: Capability, *, what: str) -> Membership:
+    """The actor's membership of the organisation, refusing a role that may not `capability` `what`.
+
+    Services call it as well as views checking the request, so a write is refused whichever way it comes.
+    """
+    membership = Membership.objects.filter(organisation=organisation, user=actor.user).first() if actor.user else None
+    if membership is None or not membership.can(capability):
+        raise PermissionDenied(f"Your role cannot {capability} {what}.")
     return membership
 
 

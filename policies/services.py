@@ -14,13 +14,14 @@ import logging
 from datetime import date, timedelta
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from accounts.access import require_actor
 from accounts.audit import Actor, audit_record
-from accounts.models import Membership, Organisation
+from accounts.models import Organisation
 from accounts.roles import Capability
 from chat.ai.errors import AIError
 from compliance.models import Control
@@ -53,9 +54,7 @@ class StaleVersion(ValidationError):
 
 
 def _require(organisation: Organisation, actor: Actor, capability: Capability) -> None:
-    membership = Membership.objects.filter(organisation=organisation, user=actor.user).first() if actor.user else None
-    if membership is None or not membership.can(capability):
-        raise PermissionDenied(f"Your role cannot {capability} policies.")
+    require_actor(organisation, actor, capability, what="policies")
 
 
 def _audit(policy: Policy, actor: Actor, action: str, summary: str, target: Any = None) -> None:

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.access import require_actor
 from accounts.audit import SYSTEM, Actor, audit_record
-from accounts.models import Membership, Organisation
+from accounts.models import Organisation
 from accounts.roles import Capability
 from compliance.models import Control
 from evidence.connectors import connector_for
@@ -65,9 +65,7 @@ class RetryLater(Exception):
 
 
 def _require(organisation: Organisation, actor: Actor, capability: Capability) -> None:
-    membership = Membership.objects.filter(organisation=organisation, user=actor.user).first() if actor.user else None
-    if membership is None or not membership.can(capability):
-        raise PermissionDenied(f"Your role cannot {capability} connections.")
+    require_actor(organisation, actor, capability, what="connections")
 
 
 # --- Connecting ------------------------------------------------------------------------------------

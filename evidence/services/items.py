@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from accounts.access import require_actor
 from accounts.audit import Actor, audit_record
 from accounts.models import Membership, Organisation, User
 from accounts.roles import Capability
@@ -58,9 +59,7 @@ class EvidenceDetails:
 
 
 def _require(organisation: Organisation, actor: Actor, capability: Capability) -> None:
-    membership = Membership.objects.filter(organisation=organisation, user=actor.user).first() if actor.user else None
-    if membership is None or not membership.can(capability):
-        raise PermissionDenied(f"Your role cannot {capability} evidence.")
+    require_actor(organisation, actor, capability, what="evidence")
 
 
 def _controls(control_ids: Iterable[int]) -> list[Control]:

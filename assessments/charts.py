@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from config.formatting import long_date
+
 Number = float | int | Decimal
 GUIDES = (50, 80)  # where the amber and green bands start (assessments.scoring)
 Y_TICKS = (0, 50, 80, 100)
@@ -72,11 +74,6 @@ class Frame:
 def short_date(day: date) -> str:
     """ "21 Nov": the axis label."""
     return f"{day.day} {day:%b}"
-
-
-def long_date(day: date) -> str:
-    """ "21 November 2026": the table and the description."""
-    return f"{day.day} {day:%B %Y}"
 
 
 def number(value: Number) -> str:

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from accounts.models import Organisation, User
+from config.formatting import long_date
 from evidence.kinds import FRESHNESS_DAYS, EvidenceType, default_valid_until
 from evidence.services.items import MAX_NOTE_CHARS, EvidenceDetails
 
@@ -292,7 +293,3 @@ def valid_until_hint(evidence_type: str, collected_on: date) -> str:
         return f"Leave blank to use each type's usual period, for example {long_date(example)} for screenshots."
     until = default_valid_until(evidence_type, collected_on)
     return f"Leave blank: defaults to {long_date(until)} for {TYPE_PLURALS[evidence_type]}."
-
-
-def long_date(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"

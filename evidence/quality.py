@@ -42,6 +42,7 @@ from fractions import Fraction
 from math import floor
 from typing import NamedTuple
 
+from config.formatting import long_date
 from evidence.kinds import EvidenceType, default_valid_until, freshness_days
 
 COMPLETENESS, FRESHNESS, RELEVANCE, VERIFIABILITY = "completeness", "freshness", "relevance", "verifiability"
@@ -357,10 +358,6 @@ def make_part(key: str, label: str, points: int, out_of: int, explanation: str, 
 
 def round_half_up(value: Fraction) -> int:
     return floor(value + Fraction(1, 2))
-
-
-def long_date(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
 
 
 def plural(count: int, noun: str) -> str:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Organisation
 from assessments.facts import profile_facts
 from assessments.models import BusinessProfile, CardHandling, EmployeesBand, ProductivitySuite, Region, SicSection
+from config.formatting import long_date
 from policies.library import PLACEHOLDERS, TOKEN, PolicyTemplate
 from policies.models import SectionOrigin
 
@@ -76,10 +77,6 @@ def join_words(items: Iterable[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return f"{', '.join(items[:-1])} and {items[-1]}"
-
-
-def long_date(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
 
 
 @dataclass(frozen=True)

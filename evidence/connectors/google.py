@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import httpx2
 
+from config.formatting import long_date
 from evidence.connectors.base import (
     SAMPLE_LIMIT,
     ApiClient,
@@ -117,8 +118,6 @@ LOG_CONTROLS = _refs(
 
 
 # --- Small helpers -----------------------------------------------------------------------------------
-def long_date(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
 
 
 def _plural(count: int, singular: str, plural: str | None = None) -> str:

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlencode
 
+from config.formatting import long_date
 from evidence.connectors.base import (
     SAMPLE_LIMIT,
     ApiClient,
@@ -521,7 +522,7 @@ def _mfa_registration(tenant: _Tenant, today: date) -> Finding | None:
         summary=(
             f"{registered:,} of {_plural(len(members), 'enabled member account')} "
             f"{'has' if registered == 1 else 'have'} registered a multi-factor authentication method "
-            f"({_long_date(today)})."
+            f"({long_date(today)})."
         ),
         evidence_type="report",
         controls=MFA_CONTROLS,
@@ -566,7 +567,7 @@ def _mfa_enforced(tenant: _Tenant, today: date) -> Finding | None:
     return Finding(
         key="microsoft.mfa_enforced",
         title="MFA enforcement",
-        summary=f"{summary} ({_long_date(today)}).",
+        summary=f"{summary} ({long_date(today)}).",
         evidence_type="configuration",
         controls=MFA_CONTROLS,
         passed=tenant.security_defaults or bool(enforcing),
@@ -601,7 +602,7 @@ def _global_admins(tenant: _Tenant, today: date) -> Finding | None:
         title="Global Administrators",
         summary=(
             f"{_plural(count, 'account')} {verb} the Global Administrator role; between {GLOBAL_ADMINS_MIN} and "
-            f"{GLOBAL_ADMINS_MAX} is recommended ({_long_date(today)})."
+            f"{GLOBAL_ADMINS_MAX} is recommended ({long_date(today)})."
         ),
         evidence_type="configuration",
         controls=ADMIN_CONTROLS,
@@ -630,7 +631,7 @@ def _admin_mfa(tenant: _Tenant, today: date) -> Finding | None:
     return Finding(
         key="microsoft.admin_mfa",
         title="Administrators without MFA",
-        summary=f"{summary} a multi-factor authentication method ({_long_date(today)}).",
+        summary=f"{summary} a multi-factor authentication method ({long_date(today)}).",
         evidence_type="report",
         controls=ADMIN_MFA_CONTROLS,
         passed=not missing,
@@ -653,7 +654,7 @@ def _dormant_accounts(tenant: _Tenant, today: date) -> Finding | None:
     return Finding(
         key="microsoft.dormant_accounts",
         title="Dormant accounts",
-        summary=f"{summary} within the last {DORMANT_DAYS} days ({_long_date(today)}).",
+        summary=f"{summary} within the last {DORMANT_DAYS} days ({long_date(today)}).",
         evidence_type="report",
         controls=DORMANT_CONTROLS,
         passed=not dormant,
@@ -684,7 +685,7 @@ def _guest_users(tenant: _Tenant, today: date) -> Finding:
     return Finding(
         key="microsoft.guest_users",
         title="Guest accounts",
-        summary=f"The tenant has {_plural(len(guests), 'guest account')}, {enabled:,} enabled ({_long_date(today)}).",
+        summary=f"The tenant has {_plural(len(guests), 'guest account')}, {enabled:,} enabled ({long_date(today)}).",
         evidence_type="register",
         controls=GUEST_CONTROLS,
         details={"guests": len(guests), "enabled": enabled, "guest_sample": _sample(guests)},
@@ -706,7 +707,7 @@ def _user_register(tenant: _Tenant, today: date) -> Finding:
             f"{_plural(len(tenant.users), 'user account')}: {kinds['member']:,} enabled "
             f"{'member' if kinds['member'] == 1 else 'members'}, {kinds['guest']:,} enabled "
             f"{'guest' if kinds['guest'] == 1 else 'guests'} and {kinds['disabled']:,} disabled "
-            f"({_long_date(today)})."
+            f"({long_date(today)})."
         ),
         evidence_type="register",
         controls=REGISTER_CONTROLS,
@@ -730,7 +731,7 @@ def _directory_roles(tenant: _Tenant, today: date) -> Finding | None:
         title="Administrator roles",
         summary=(
             f"{_plural(len(tenant.roles), 'active administrator role')} with "
-            f"{_plural(assignments, 'assignment')} ({_long_date(today)})."
+            f"{_plural(assignments, 'assignment')} ({long_date(today)})."
         ),
         evidence_type="configuration",
         controls=ADMIN_CONTROLS,
@@ -752,7 +753,7 @@ def _conditional_access(tenant: _Tenant, today: date) -> Finding | None:
         summary=(
             f"{_plural(len(tenant.policies), 'conditional access policy', 'conditional access policies')}: "
             f"{states['enabled']:,} on, {states['enabledForReportingButNotEnforced']:,} report-only and "
-            f"{states['disabled']:,} off ({_long_date(today)})."
+            f"{states['disabled']:,} off ({long_date(today)})."
         ),
         evidence_type="configuration",
         controls=ACCESS_POLICY_CONTROLS,
@@ -785,7 +786,7 @@ def _device_compliance(tenant: _Tenant, today: date) -> Finding | None:
     return Finding(
         key="microsoft.device_compliance",
         title="Device compliance",
-        summary=f"{summary} ({_long_date(today)}).",
+        summary=f"{summary} ({long_date(today)}).",
         evidence_type="report",
         controls=DEVICE_CONTROLS,
         # No enrolled devices proves nothing either way, so there is nothing to pass or fail.
@@ -815,10 +816,6 @@ def _parse_time(value: Any) -> datetime | None:
 
 def _iso(day: date | datetime | None) -> str | None:
     return day.isoformat() if day else None
-
-
-def _long_date(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
 
 
 def _plural(count: int, singular: str, plural: str = "") -> str:

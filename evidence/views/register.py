@@ -35,6 +35,7 @@ from accounts.models import Membership, Organisation, User
 from accounts.roles import Capability
 from assessments.models import FrameworkAdoption
 from compliance.models import Control, Framework
+from config.formatting import long_date
 from config.pages import render_page, wants_fragment
 from evidence.forms_register import (
     ACTION_CHOICES,
@@ -333,16 +334,6 @@ def _expiry(days_left: int | None) -> tuple[str, str]:
     if days_left == 0:
         return "Expires today", "badge-warning"
     return f"Expires in {days_left} day{pluralize(days_left)}", "badge-warning"
-
-
-MONTHS = ("", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December")  # fmt: skip
-
-
-def long_date(day: date) -> str:
-    """A date as every Greenlight page shows it: 21 November 2026 (built directly: the page shows up to
-    fifty, and Django's date formatting is a large share of a page's time)."""
-    return f"{day.day} {MONTHS[day.month]} {day.year}"
 
 
 def _domain(url: str) -> str:

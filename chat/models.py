@@ -91,10 +91,19 @@ class MessageRole(models.TextChoices):
     CONSULTANT = "consultant", "Consultant"
 
 
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for you to confirm"
+    CONFIRMED = "confirmed", "Done"
+    DISMISSED = "dismissed", "Dismissed"
+
+
 class Message(TenantModel):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=20, choices=MessageRole.choices)
     content = models.TextField()
+    # The question an assistant's answer (or a consultant's reply) answers. One answer per question, so
+    # a reconnecting stream or a double submit never answers twice.
+    reply_to = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies")
     # [{"kind", "framework", "ref", "title", "url"}], validated against the library before storing.
     citations = models.JSONField(default=list, blank=True)
     author = models.ForeignKey(
@@ -109,12 +118,20 @@ class Message(TenantModel):
     rating = models.SmallIntegerField(null=True, blank=True)
     feedback = models.TextField(blank=True)
     rated_at = models.DateTimeField(null=True, blank=True)
+    # A request to act ("draft a breach policy") becomes a proposal the member confirms with a button:
+    # {"action": "draft_policy" | "add_task", "label": ..., and the action's own keys}; see chat/proposals.py.
+    proposal = models.JSONField(default=dict, blank=True)
+    proposal_status = models.CharField(max_length=20, choices=ProposalStatus.choices, blank=True)
+    proposal_result_url = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["conversation", "created_at", "pk"]
         constraints = [
             models.CheckConstraint(condition=models.Q(role__in=MessageRole.values), name="message_role_valid"),
+            models.UniqueConstraint(
+                fields=["reply_to"], condition=models.Q(role="assistant"), name="message_one_answer_per_question"
+            ),
             models.CheckConstraint(
                 condition=models.Q(rating__isnull=True) | models.Q(rating__in=[-1, 1]), name="message_rating_valid"
             ),

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
 from accounts.models import Membership, Organisation
 from accounts.roles import Capability, Role
-from chat.models import Conversation, Message, MessageRole
+from chat.models import Conversation, Message, MessageRole, ProposalStatus
 
 # The longest question accepted: enough for a pasted clause, short enough to keep prompts bounded.
 MAX_QUESTION_CHARS = 4000
@@ -71,36 +71,65 @@ def conversation_start(*, organisation: Organisation, actor: Actor, question: st
     return Conversation.objects.create(organisation=organisation, user=membership.user, title=_title_from(question))
 
 
-def question_ask(*, conversation: Conversation, actor: Actor, question: str) -> Message:
-    """Store the question, answer it and store the answer; returns the answer's message."""
-    from chat.answering import answer_question
-
+def question_store(*, conversation: Conversation, actor: Actor, question: str) -> Message:
+    """Check and store a question, counted against the organisation's rate limit; not yet answered."""
     _own(conversation, actor)
     question = clean_question(question)
     _throttle(conversation.organisation)
-    Message.objects.create(
+    return Message.objects.create(
         organisation=conversation.organisation,
         conversation=conversation,
         role=MessageRole.USER,
         content=question,
         author=actor.user,
     )
-    answer = answer_question(question, organisation=conversation.organisation)
-    with transaction.atomic():
-        message = Message.objects.create(
-            organisation=conversation.organisation,
-            conversation=conversation,
-            role=MessageRole.ASSISTANT,
-            content=answer.text,
-            citations=[citation.to_dict() for citation in answer.citations],
-            provider=answer.provider,
-            model=answer.model,
-            tokens_in=answer.tokens_in,
-            tokens_out=answer.tokens_out,
-            latency_ms=answer.latency_ms,
-        )
-        Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+
+
+def unanswered(question: Message) -> bool:
+    return question.role == MessageRole.USER and not question.replies.filter(role=MessageRole.ASSISTANT).exists()
+
+
+def question_answer(*, question: Message) -> Message:
+    """Answer a stored question and store the answer; a question already answered keeps its answer.
+
+    Two requests answering the same question at once (a reconnecting stream, a double click) both
+    produce an answer, but the unique constraint lets only one be stored and both return that one.
+    """
+    from chat.answering import answer_question
+    from chat.proposals import proposal_for
+
+    existing = question.replies.filter(role=MessageRole.ASSISTANT).first()
+    if existing is not None:
+        return existing
+    conversation = question.conversation
+    answer = answer_question(question.content, organisation=conversation.organisation)
+    proposal = proposal_for(question.content, organisation=conversation.organisation)
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                organisation=conversation.organisation,
+                conversation=conversation,
+                reply_to=question,
+                role=MessageRole.ASSISTANT,
+                content=answer.text,
+                citations=[citation.to_dict() for citation in answer.citations],
+                provider=answer.provider,
+                model=answer.model,
+                tokens_in=answer.tokens_in,
+                tokens_out=answer.tokens_out,
+                latency_ms=answer.latency_ms,
+                proposal=proposal or {},
+                proposal_status=ProposalStatus.PENDING if proposal else "",
+            )
+            Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    except IntegrityError:
+        return question.replies.get(role=MessageRole.ASSISTANT)
     return message
+
+
+def question_ask(*, conversation: Conversation, actor: Actor, question: str) -> Message:
+    """Store the question, answer it and store the answer; returns the answer's message."""
+    return question_answer(question=question_store(conversation=conversation, actor=actor, question=question))
 
 
 def conversation_rename(*, conversation: Conversation, actor: Actor, title: str) -> Conversation:

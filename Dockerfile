@@ -30,5 +30,6 @@ RUN SECRET_KEY=collectstatic-only-not-a-secret ALLOWED_HOSTS=build.invalid \
 USER greenlight
 EXPOSE 8000
 
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-", \
-     "--timeout", "60", "--graceful-timeout", "30"]
+# ASGI workers: a streamed assistant answer waits on the event loop, not on a worker process.
+CMD ["gunicorn", "config.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker", \
+     "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--timeout", "60", "--graceful-timeout", "30"]

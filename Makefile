@@ -41,7 +41,9 @@ help: ## List the make targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
 
 run: install migrate seed ## Install, migrate, seed the demo organisation and serve http://127.0.0.1:8000
-	$(PY) manage.py runserver $(ADDRESS)
+	@# ASGI (uvicorn) rather than runserver, so the assistant's answers stream as they do in production.
+	$(BIN)/uvicorn config.asgi:application --host $(firstword $(subst :, ,$(ADDRESS))) \
+	  --port $(lastword $(subst :, ,$(ADDRESS))) --reload
 
 test: install ## Run the whole test suite (SQLite unless DATABASE_URL is set)
 	$(BIN)/pytest $(PYTEST_ARGS)

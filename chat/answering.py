@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,17 +80,26 @@ class Answer:
     dropped: int = 0
 
 
-def answer_question(question: str, *, organisation: Organisation | None) -> Answer:
-    """A grounded answer with validated citations. Never raises for provider failures."""
+def answer_question(
+    question: str, *, organisation: Organisation | None, progress: Callable[[str], None] | None = None
+) -> Answer:
+    """A grounded answer with validated citations. Never raises for provider failures.
+
+    `progress` hears what is happening, in words for the person waiting, as each stage starts.
+    """
+    report = progress or (lambda stage: None)
     started = time.perf_counter()
     question = " ".join(question.split())[:MAX_QUESTION]
+    report("Searching the framework library and your own documents…")
     passages = retrieve(question, organisation=organisation)
+    report(_found(passages))
     output: dict[str, Any]
     if organisation is None:
         output = compose_offline(question, passages)
         provider = model = OFFLINE
         tokens_in = tokens_out = 0
     else:
+        report("Writing the answer from what was found…")
         try:
             result = ai_generate(organisation=organisation, feature=FEATURE, task=_task(question, passages))
         except AIError:
@@ -99,6 +109,7 @@ def answer_question(question: str, *, organisation: Organisation | None) -> Answ
         else:
             output, provider, model = result.output, result.provider, result.model
             tokens_in, tokens_out = result.tokens_in, result.tokens_out
+    report("Checking every citation against the library…")
     citations, dropped = validate_citations(list(output.get("citations", [])), organisation=organisation)
     return Answer(
         text=str(output.get("answer", "")).strip(),
@@ -110,6 +121,14 @@ def answer_question(question: str, *, organisation: Organisation | None) -> Answ
         latency_ms=round((time.perf_counter() - started) * 1000),
         dropped=dropped,
     )
+
+
+def _found(passages: list[Passage]) -> str:
+    if not passages:
+        return "Nothing in the library matched; answering with what is known."
+    labels = ", ".join(passage.label for passage in passages[:4])
+    more = f" and {len(passages) - 4} more" if len(passages) > 4 else ""
+    return f"Found {len(passages)} source{'s' if len(passages) != 1 else ''}: {labels}{more}."
 
 
 def _task(question: str, passages: list[Passage]) -> AITask:

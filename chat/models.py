@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tenancy import TenantModel
@@ -83,6 +84,9 @@ class Conversation(TenantModel):
 
     def __str__(self) -> str:
         return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("assistant_conversation", args=[self.pk])
 
 
 class MessageRole(models.TextChoices):

@@ -6,6 +6,8 @@ composer as its last resort); its citations are validated there, before anything
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -14,7 +16,7 @@ from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
 from accounts.models import Membership, Organisation
-from accounts.roles import Capability, Role
+from accounts.roles import Role
 from chat.models import Conversation, Message, MessageRole, ProposalStatus
 
 # The longest question accepted: enough for a pasted clause, short enough to keep prompts bounded.
@@ -89,7 +91,7 @@ def unanswered(question: Message) -> bool:
     return question.role == MessageRole.USER and not question.replies.filter(role=MessageRole.ASSISTANT).exists()
 
 
-def question_answer(*, question: Message) -> Message:
+def question_answer(*, question: Message, progress: Callable[[str], None] | None = None) -> Message:
     """Answer a stored question and store the answer; a question already answered keeps its answer.
 
     Two requests answering the same question at once (a reconnecting stream, a double click) both
@@ -102,7 +104,7 @@ def question_answer(*, question: Message) -> Message:
     if existing is not None:
         return existing
     conversation = question.conversation
-    answer = answer_question(question.content, organisation=conversation.organisation)
+    answer = answer_question(question.content, organisation=conversation.organisation, progress=progress)
     proposal = proposal_for(question.content, organisation=conversation.organisation)
     try:
         with transaction.atomic():
@@ -170,8 +172,9 @@ def conversation_escalate(*, conversation: Conversation, actor: Actor, note: str
         raise ValidationError("This conversation is already with your consultants.")
     consultants = [
         membership.user
-        for membership in Membership.objects.filter(organisation=conversation.organisation).select_related("user")
-        if membership.role == Role.CONSULTANT or (membership.can(Capability.APPROVE) and membership.user.is_staff)
+        for membership in Membership.objects.filter(
+            organisation=conversation.organisation, role=Role.CONSULTANT
+        ).select_related("user")
     ]
     with transaction.atomic():
         conversation.escalated_at = timezone.now()
@@ -192,7 +195,7 @@ def conversation_escalate(*, conversation: Conversation, actor: Actor, note: str
                 kind="assistant_escalation",
                 title=f"A question for you: {conversation.title}",
                 body=conversation.escalation_note,
-                url=reverse("admin:index"),
+                url=reverse("admin:chat_conversation_change", args=[conversation.pk]),
                 dedupe_key=f"escalation:{conversation.pk}:{conversation.escalated_at:%Y%m%d%H%M%S}",
             )
     return len(consultants)

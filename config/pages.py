@@ -33,3 +33,9 @@ def render_page(
         body += render_to_string("includes/messages.html", {"oob": True}, request=request)
         return HttpResponse(body, status=status)
     return render(request, template, context, status=status)
+
+
+def fragment_status(request: HttpRequest, status: int) -> int:
+    """The status for a refused form: htmx swaps only 2xx responses, so an htmx request gets 200 and the
+    error in the fragment it swaps in; a plain request gets the real 4xx."""
+    return 200 if wants_fragment(request) else status

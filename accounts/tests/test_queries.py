@@ -37,7 +37,7 @@ def grow(personas, *, members: int = 0, invitations: int = 0, events: int = 0) -
 
 # The framework catalogue, dashboard, assessment and plan are real pages now; their own apps' tests pin
 # their counts. These are the pages that are still empty shells.
-@pytest.mark.parametrize("path", ["/assistant/", "/reports/"])
+@pytest.mark.parametrize("path", ["/reports/"])
 def test_placeholder_pages(owner_browser, django_assert_num_queries, path):
     with django_assert_num_queries(REQUEST_BASELINE):
         assert owner_browser.get(path).status_code == 200

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from accounts.models import Organisation
+from chat.organisation_context import PROFILE, READINESS
 from compliance.models import Control
 from evidence.models import Evidence
 from policies.models import Policy
@@ -22,11 +23,16 @@ from policies.models import Policy
 CONTROL = "control"
 POLICY = "policy"
 EVIDENCE = "evidence"
+# The organisation's own computed figures (chat/organisation_context.py): one of each per organisation.
+CONTEXT_PAGES = {
+    READINESS: ("Your readiness, as Greenlight calculates it", "readiness_explained"),
+    PROFILE: ("Your business profile and the frameworks that apply", "profile_summary"),
+}
 
 
 @dataclass(frozen=True)
 class Citation:
-    kind: str  # "control" | "policy" | "evidence"
+    kind: str  # "control" | "policy" | "evidence" | "readiness" | "profile"
     framework: str  # library slug for controls, "" otherwise
     ref: str  # control ref; policy/evidence id as str
     title: str
@@ -53,6 +59,8 @@ def _key(item: dict[str, Any]) -> tuple[str, str, str] | None:
     kind = str(item.get("kind") or "").strip().lower()
     framework = str(item.get("framework") or "").strip().lower()
     ref = str(item.get("ref") or item.get("id") or "").strip()
+    if kind in CONTEXT_PAGES:
+        return (kind, "", kind)
     if not ref:
         return None
     if kind in ("", CONTROL) and framework:
@@ -77,6 +85,7 @@ def validate_citations(raw: list[dict[str, Any]], *, organisation: Organisation 
         **_controls([(framework, ref) for kind, framework, ref in keys if kind == CONTROL]),
         **_documents(POLICY, [ref for kind, _, ref in keys if kind == POLICY], organisation),
         **_documents(EVIDENCE, [ref for kind, _, ref in keys if kind == EVIDENCE], organisation),
+        **_context_pages([kind for kind, _, _ in keys if kind in CONTEXT_PAGES], organisation),
     }
     citations = [found[key] for key in keys if key in found]
     return citations, dropped + len(keys) - len(citations)
@@ -111,4 +120,15 @@ def _documents(kind: str, ids: list[str], organisation: Organisation | None) -> 
             kind=kind, framework="", ref=str(pk), title=title, url=reverse(url_name, args=[pk])
         )
         for pk, title in rows
+    }
+
+
+def _context_pages(kinds: list[str], organisation: Organisation | None) -> dict[tuple[str, str, str], Citation]:
+    if organisation is None:
+        return {}
+    return {
+        (kind, "", kind): Citation(
+            kind=kind, framework="", ref=kind, title=CONTEXT_PAGES[kind][0], url=reverse(CONTEXT_PAGES[kind][1])
+        )
+        for kind in kinds
     }

@@ -143,3 +143,42 @@ class Message(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_role_display()}: {self.content[:60]}"
+
+
+# --- The assistant's full-text index of each organisation's documents ----------------------------
+class DocumentKind(models.TextChoices):
+    POLICY = "policy", "Policy"
+    EVIDENCE = "evidence", "Evidence"
+
+
+class DocumentIndex(TenantModel):
+    """The searchable text of one evidence item or one published policy.
+
+    Searched through chat/document_index.py. PostgreSQL adds a `search_vector`
+    column and SQLite a `chat_documentindex_fts` table with triggers (migration 0004). A later
+    migration that alters this table on SQLite remakes it, which drops the triggers: recreate them.
+    """
+
+    kind = models.CharField(max_length=10, choices=DocumentKind.choices)
+    evidence = models.OneToOneField(
+        "evidence.Evidence", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    policy = models.OneToOneField("policies.Policy", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "document index entry"
+        verbose_name_plural = "document index"
+        indexes = [models.Index(fields=["organisation", "kind"], name="documentindex_org_kind")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind=DocumentKind.EVIDENCE, evidence__isnull=False, policy__isnull=True)
+                | models.Q(kind=DocumentKind.POLICY, policy__isnull=False, evidence__isnull=True),
+                name="documentindex_one_source",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.evidence_id or self.policy_id}: {self.title}"

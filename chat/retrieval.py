@@ -1,8 +1,9 @@
 """What the assistant answers from: library controls, and the organisation's own policies and evidence.
 
 Lexical retrieval only. Controls come from `search_controls` (full-text search with synonyms); the
-organisation's documents are matched by the words of the question, scored in SQL and always filtered by
-organisation in the query itself, so another organisation's document can never be retrieved.
+organisation's documents from their own full-text index (chat/document_index.py), matched on the words
+of the question and their synonyms, ranked in SQL and always filtered by organisation in the query
+itself, so another organisation's document can never be retrieved.
 """
 
 from __future__ import annotations
@@ -10,26 +11,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import reduce
-from operator import add, or_
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.urls import reverse
 
 from accounts.models import Organisation
 from assessments.models import FrameworkAdoption
+from chat.document_index import DocumentKind
+from chat.document_index import search as search_documents
+from chat.organisation_context import CONTEXT_KINDS, ContextPassage, context_passages, library_topic
 from compliance.models import Control, Framework
 from compliance.search import query_words, search_controls
 from compliance.synonyms import expansions
-from evidence.models import Evidence, EvidenceStatus
-from policies.models import PolicyStatus, PolicyVersion
 
 MAX_TEXT = 1200
+# Controls of the costliest gaps put first when the question is about readiness or gaps.
+GAP_CONTROLS = 3
 OWN_DOCUMENTS_PER_KIND = 2
 MIN_WORD_LENGTH = 3
-MAX_DOCUMENT_TERMS = 6
-# Candidates fetched per kind before de-duplication: a policy can have several published versions.
-DOCUMENT_CANDIDATES = 12
-FRAMEWORK_CANDIDATES = 200
+# The index matches any term, so every synonym of what was asked can be looked for.
+MAX_DOCUMENT_TERMS = 24
 
 # How people name a framework in a question, and the library slug it means.
 FRAMEWORK_NAMES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -135,6 +135,8 @@ class Passage:
         """How the passage is cited in prose: "UK GDPR 33", "policy 12"."""
         if self.kind == "control":
             return f"{framework_label(self.framework)} {self.ref}"
+        if self.kind in CONTEXT_KINDS:
+            return f"your {self.kind}"
         return f"{self.kind} {self.ref}"
 
 
@@ -149,16 +151,48 @@ def named_frameworks(question: str) -> list[str]:
 
 
 def retrieve(question: str, *, organisation: Organisation | None, limit: int = 8) -> list[Passage]:
-    """The passages to answer from: the best controls first, then the organisation's own documents."""
+    """The passages to answer from: the organisation's computed figures when asked about (readiness and
+    its costliest gaps' controls, the profile), then the best controls, then its own documents."""
     question = question.strip()
     if not question or limit <= 0:
         return []
     own: list[Passage] = []
+    found: list[ContextPassage] = []
     if organisation is not None:
+        found = context_passages(question, organisation)
         own = [*_policy_passages(question, organisation), *_evidence_passages(question, organisation)]
     own = own[: max(limit // 2, 0)]
-    controls = _control_passages(question, organisation=organisation, limit=limit - len(own))
-    return [*controls, *own]
+    context = [_context_passage(passage) for passage in found]
+    room = limit - len(own)
+    # A question only about the organisation's standing ("where should we start?") names nothing to look up
+    # in the library: its costliest gaps' controls are what to read. Otherwise the question's topic is.
+    topic = library_topic(question) if found else question
+    if topic:
+        controls = _control_passages(topic, organisation=organisation, limit=room)
+    else:
+        gap_ids = [pk for passage in found for pk in passage.gap_control_ids]
+        controls = _controls_by_id(gap_ids[: min(GAP_CONTROLS, room)])
+    return [*context, *controls, *own]
+
+
+def _context_passage(passage: ContextPassage) -> Passage:
+    return Passage(
+        kind=passage.kind,
+        framework="",
+        ref=passage.kind,
+        title=passage.title,
+        text=passage.text,
+        url=passage.url,
+        score=1.0,
+    )
+
+
+def _controls_by_id(ids: list[int]) -> list[Passage]:
+    """The controls of the costliest gaps, in gap order: what to read about closing them."""
+    if not ids:
+        return []
+    controls = Control.objects.select_related("framework").in_bulk(ids)
+    return [_control_passage(controls[pk], 1.0) for pk in ids if pk in controls]
 
 
 # --- library controls ---------------------------------------------------------------------------
@@ -181,8 +215,7 @@ def _control_passages(question: str, *, organisation: Organisation | None, limit
         scored[control.pk] = (1.0 / (position + 1), control)
     if named:
         for framework in Framework.objects.filter(slug__in=named):
-            # On SQLite the index's top rows are taken before the framework filter: ask for plenty.
-            found = search_controls(topic, framework=framework, limit=FRAMEWORK_CANDIDATES)[:limit]
+            found = search_controls(topic, framework=framework, limit=limit)
             for position, control in enumerate(found):
                 score = 1.0 / (position + 1)
                 if control.pk not in scored or scored[control.pk][0] < score:
@@ -218,77 +251,36 @@ def _control_passage(control: Control, score: float) -> Passage:
 
 
 def document_terms(question: str) -> list[str]:
-    """Words and synonym phrases worth looking for in free text; short words match too much."""
-    words = [word for word in query_words(question) if len(word) >= MIN_WORD_LENGTH]
+    """Words and synonym phrases worth looking for in free text; short and filler words match too much."""
+    words = [word for word in query_words(FILLER.sub(" ", question)) if len(word) >= MIN_WORD_LENGTH]
     return list(dict.fromkeys([*words, *sorted(expansions(question))]))[:MAX_DOCUMENT_TERMS]
 
 
-def _match_score(terms: list[str], fields: tuple[str, ...]) -> Case:
-    """1 per term found in any of the fields, added up in SQL."""
-    cases = [
-        Case(
-            When(reduce(or_, (Q(**{f"{field}__icontains": term}) for field in fields)), then=Value(1)),
-            default=Value(0),
-            output_field=IntegerField(),
-        )
-        for term in terms
-    ]
-    return reduce(add, cases)
-
-
 def _policy_passages(question: str, organisation: Organisation) -> list[Passage]:
-    terms = document_terms(question)
-    if not terms:
-        return []
-    versions: QuerySet[PolicyVersion] = (
-        PolicyVersion.objects.filter(
-            organisation=organisation, published_at__isnull=False, policy__status=PolicyStatus.PUBLISHED
-        )
-        .annotate(matched=_match_score(terms, ("title", "sections")))
-        .filter(matched__gt=0)
-        .order_by("-matched", "-number")
-        .only("pk", "policy_id", "title", "sections", "number")[:DOCUMENT_CANDIDATES]
-    )
-    passages: dict[int, Passage] = {}
-    for version in versions:
-        if version.policy_id in passages:
-            continue  # an older published version of a policy already kept
-        body = "\n\n".join(f"{section.get('title', '')}: {section.get('body', '')}" for section in version.sections)
-        passages[version.policy_id] = Passage(
-            kind="policy",
-            framework="",
-            ref=str(version.policy_id),
-            title=version.title,
-            text=_excerpt(body, terms),
-            url=reverse("policy_detail", args=[version.policy_id]),
-            score=float(version.matched) / len(terms),  # type: ignore[attr-defined]
-        )
-    return list(passages.values())[:OWN_DOCUMENTS_PER_KIND]
+    return _document_passages(question, organisation, DocumentKind.POLICY, "policy_detail")
 
 
 def _evidence_passages(question: str, organisation: Organisation) -> list[Passage]:
+    return _document_passages(question, organisation, DocumentKind.EVIDENCE, "evidence_detail")
+
+
+def _document_passages(question: str, organisation: Organisation, kind: DocumentKind, url_name: str) -> list[Passage]:
+    """The organisation's best matching documents of one kind, from the full-text index (one query)."""
     terms = document_terms(question)
     if not terms:
         return []
-    items = (
-        Evidence.objects.filter(organisation=organisation)
-        .exclude(status=EvidenceStatus.REJECTED)
-        .annotate(matched=_match_score(terms, ("title", "description", "extracted_text", "note")))
-        .filter(matched__gt=0)
-        .order_by("-matched", "-collected_on", "-pk")
-        .only("pk", "title", "description", "extracted_text", "note")[:OWN_DOCUMENTS_PER_KIND]
-    )
+    hits = search_documents(organisation_id=organisation.pk, kind=kind, terms=terms, limit=OWN_DOCUMENTS_PER_KIND)
     return [
         Passage(
-            kind="evidence",
+            kind=kind.value,
             framework="",
-            ref=str(item.pk),
-            title=item.title,
-            text=_excerpt("\n\n".join(p for p in (item.description, item.note, item.extracted_text) if p), terms),
-            url=reverse("evidence_detail", args=[item.pk]),
-            score=float(item.matched) / len(terms),  # type: ignore[attr-defined]
+            ref=str(hit.object_id),
+            title=hit.title,
+            text=_excerpt(hit.body, terms),
+            url=reverse(url_name, args=[hit.object_id]),
+            score=round(hit.score, 4),
         )
-        for item in items
+        for hit in hits
     ]
 
 

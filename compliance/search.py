@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import re
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connection
 from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 
 from compliance.models import Control, Framework
 from compliance.synonyms import expansions, normalise
 
 FTS_TABLE = "compliance_control_fts"
+# PostgreSQL: the weighted full-text document of each control, a stored generated column the model does not
+# declare (migration 0003 defines it: ref and title A, description B, guidance C, synonyms D).
+SEARCH_DOCUMENT = '"compliance_control"."search_document"'
 STOPWORDS = frozenset(
     [
         "a",
@@ -132,13 +136,7 @@ def _rank(controls: QuerySet[Control], scores: dict[int, float], limit: int) -> 
 def _postgres_scores(
     controls: QuerySet[Control], *, all_of: list[str], any_of: list[str], limit: int
 ) -> dict[int, float]:
-    vector = (
-        SearchVector("ref", weight="A", config="english")
-        + SearchVector("title", weight="A", config="english")
-        + SearchVector("description", weight="B", config="english")
-        + SearchVector("guidance", weight="C", config="english")
-        + SearchVector("search_text", weight="D", config="english")
-    )
+    vector = RawSQL(SEARCH_DOCUMENT, [], output_field=SearchVectorField())
     query = None
     for phrase in any_of:
         part = SearchQuery(phrase, search_type="phrase", config="english")
@@ -179,15 +177,18 @@ def _sqlite_scores(
     expression = _fts_expression(all_of=all_of, any_of=any_of)
     if not expression:
         return {}
+    # The index covers every framework: the caller's queryset (live controls, perhaps one framework)
+    # filters inside the query, before the LIMIT, so a framework's best rows are never crowded out.
+    allowed, allowed_params = controls.order_by().values("pk").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
             # bm25 weights follow the column order: ref, title, description, synonyms, guidance.
-            # FTS5's bm25 is lower-is-better, so it is negated into a score.
+            # FTS5's bm25 is lower-is-better, so it is negated into a score. The unary + keeps SQLite
+            # from looking rows up by id one by one: the full-text match runs once.
             f"SELECT rowid, -bm25({FTS_TABLE}, 10.0, 20.0, 5.0, 1.0, 1.0) FROM {FTS_TABLE} "  # noqa: S608 - constant name
-            f"WHERE {FTS_TABLE} MATCH %s ORDER BY 2 DESC LIMIT %s",
-            [expression, limit],
+            f"WHERE {FTS_TABLE} MATCH %s AND +rowid IN ({allowed}) ORDER BY 2 DESC LIMIT %s",
+            [expression, *allowed_params, limit],
         )
-        # The index covers every framework; _rank keeps only what the caller's queryset allows.
         return dict(cursor.fetchall())
 
 

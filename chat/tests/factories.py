@@ -6,7 +6,8 @@ import factory
 from django.utils import timezone
 
 from accounts.tests.factories import OrganisationFactory, UserFactory
-from chat.models import AICall, AICallOutcome, Conversation, Message, MessageRole
+from chat.models import AICall, AICallOutcome, Conversation, DocumentIndex, DocumentKind, Message, MessageRole
+from policies.tests.factories import PolicyFactory
 
 
 class AICallFactory(factory.django.DjangoModelFactory):
@@ -45,3 +46,17 @@ class MessageFactory(factory.django.DjangoModelFactory):
     conversation = factory.SubFactory(ConversationFactory, organisation=factory.SelfAttribute("..organisation"))
     role = MessageRole.USER
     content = factory.Sequence(lambda n: f"Question number {n}: how long do we have to report a breach?")
+
+
+class DocumentIndexFactory(factory.django.DjangoModelFactory):
+    """An index entry of a policy: an evidence item would already have made its own on being saved."""
+
+    class Meta:
+        model = DocumentIndex
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    kind = DocumentKind.POLICY
+    policy = factory.SubFactory(PolicyFactory, organisation=factory.SelfAttribute("..organisation"))
+    title = factory.Sequence(lambda n: f"Indexed policy number {n}")
+    body = "Staff report suspected breaches to the office manager at once."

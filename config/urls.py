@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("accounts.urls_notifications")),
     path("", include("compliance.urls")),
     path("", include("assessments.urls")),
+    path("", include("assessments.urls_exports")),
     path("", include("policies.urls")),
     path("", include("evidence.urls")),
     path("", include("chat.urls")),

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.notification_kinds import Channel
 from accounts.roles import Capability, Role, role_can
 from accounts.tenancy import TenantModel, TenantQuerySet
 
@@ -219,15 +220,54 @@ class Notification(TenantModel):
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # How it was delivered, from the person's preference when it was sent; never "off" (those are not stored).
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.IN_APP)
+    # Set when a daily digest carried it (or passed it over as already read), so no digest repeats it.
+    digested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "dedupe_key"], condition=~models.Q(dedupe_key=""), name="notification_once"
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=[Channel.IN_APP, Channel.EMAIL, Channel.DIGEST]),
+                name="notification_channel_valid",
+            ),
         ]
-        indexes = [models.Index(fields=["user", "organisation", "read_at"], name="notification_unread")]
+        indexes = [
+            models.Index(fields=["user", "organisation", "read_at"], name="notification_unread"),
+            # The digest run looks only for what is waiting to go out.
+            models.Index(
+                fields=["user"],
+                condition=models.Q(channel=Channel.DIGEST, digested_at__isnull=True),
+                name="notification_digest_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
+
+
+class NotificationPreference(models.Model):
+    """How one person wants one kind of notification delivered, in every organisation they belong to.
+    No row means the kind's default from accounts.notification_kinds."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    kind = models.CharField(max_length=40)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="notification_preference_one_per_kind"),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=Channel.values), name="notification_preference_channel_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind}: {self.channel}"

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.audit import Actor, audit_record
-from accounts.models import Invitation, Membership, Notification, Organisation, User
+from accounts.models import Invitation, Membership, Organisation, User
 from accounts.roles import ROLES_ONLY_OWNERS_ASSIGN, Role
 from accounts.tasks import send_invitation_email
 
@@ -155,22 +155,6 @@ def invitation_email_send(*, invitation: Invitation) -> None:
         from_email=None,
         recipient_list=[invitation.email],
     )
-
-
-def notification_email_send(*, notification_id: int) -> None:
-    """Email one notification, once: a retried task finds it already sent and stops."""
-    notification = Notification.objects.select_related("user", "organisation").filter(pk=notification_id).first()
-    if notification is None or notification.emailed_at is not None or not notification.user.is_active:
-        return
-    link = settings.SITE_URL + notification.url if notification.url else settings.SITE_URL
-    context = {"notification": notification, "link": link}
-    send_mail(
-        subject=f"[Greenlight] {notification.title}",
-        message=render_to_string("accounts/email/notification.txt", context),
-        from_email=None,
-        recipient_list=[notification.user.email],
-    )
-    Notification.objects.filter(pk=notification.pk).update(emailed_at=timezone.now())
 
 
 @transaction.atomic

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+
+from celery import Task, shared_task
 
 from accounts.models import Invitation
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -25,12 +29,27 @@ def send_invitation_email(invitation_id: int) -> None:
 
 @shared_task(
     name="accounts.send_notification_email",
+    bind=True,
     autoretry_for=(OSError,),
     retry_backoff=True,
     retry_backoff_max=600,
     max_retries=5,
 )
-def send_notification_email(notification_id: int) -> None:
-    from accounts.services import notification_email_send
+def send_notification_email(self: Task, notification_id: int) -> None:
+    from accounts.notifications import notification_email_send
 
-    notification_email_send(notification_id=notification_id)
+    try:
+        notification_email_send(notification_id=notification_id)
+    except OSError:  # smtplib's errors and refused connections alike
+        if not self.request.is_eager:
+            raise  # a worker retries later, with backoff
+        # Run eagerly (no worker), the task is part of the request that notified: a mail server that is down
+        # must not turn that page into an error, nor hold it up with retries. The notification is in the app.
+        logger.exception("Could not email notification %s", notification_id)
+
+
+@shared_task(name="accounts.send_digests")
+def send_digests() -> int:
+    from accounts.notifications import digests_send
+
+    return digests_send()

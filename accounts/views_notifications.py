@@ -1,5 +1,5 @@
 """The member's notifications in the current organisation: the list (unread first), marking one read and
-marking them all read."""
+marking them all read; and, under settings, how they want each kind delivered."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import get_tenant_object_or_404, member_required, require_membership
-from accounts.models import Notification
-from accounts.notifications import unread_count
-from config.pages import render_page, wants_fragment
+from accounts.forms_notifications import NotificationPreferencesForm
+from accounts.models import Notification, User
+from accounts.notification_kinds import CHANNEL_HINTS, Channel, kinds_for_roles
+from accounts.notifications import notification_preferences_save, preferences_for, unread_count
+from config.pages import fragment_status, render_page, wants_fragment
 
 TEMPLATE = "accounts/notifications.html"
 PAGE_SIZE = 25
@@ -91,3 +93,32 @@ def notification_read_all(request: HttpRequest) -> HttpResponse:
     if marked:
         messages.success(request, f"Marked {marked} notification{'' if marked == 1 else 's'} as read.")
     return _back(request)
+
+
+@require_http_methods(["GET", "POST"])
+@member_required()
+def settings_notifications(request: HttpRequest) -> HttpResponse:
+    """One choice per kind, saved together. Preferences belong to the person, so they apply in every
+    organisation they belong to; the page offers the kinds any of their roles can receive."""
+    user: User = request.user  # type: ignore[assignment]  # member_required: signed in
+    kinds = kinds_for_roles({m.role for m in request.memberships})  # type: ignore[attr-defined]
+    current = preferences_for(user)
+    # Bound on every POST, even an empty one, so a missing choice is reported rather than ignored.
+    data = request.POST if request.method == "POST" else None
+    form = NotificationPreferencesForm(data, kinds=kinds, current=current)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            notification_preferences_save(user=user, channels=form.cleaned_data)
+            messages.success(request, "Notification preferences saved.")
+            if not wants_fragment(request):
+                return redirect("settings_notifications")
+            form = NotificationPreferencesForm(kinds=kinds, current={**current, **form.cleaned_data})
+        else:
+            status = fragment_status(request, 400)
+    context = {
+        "section": "notifications",
+        "form": form,
+        "channels": [(value, label, CHANNEL_HINTS[value]) for value, label in Channel.choices],
+    }
+    return render_page(request, "accounts/settings_notifications.html", context, fragment="preferences", status=status)

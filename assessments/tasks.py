@@ -15,3 +15,11 @@ def take_readiness_snapshot(organisation_id: int) -> int:
     if organisation is None:  # deleted before the snapshot was due
         return 0
     return len(snapshot_take(organisation=organisation))
+
+
+@shared_task(name="assessments.send_reminders")
+def send_reminders() -> None:
+    from assessments.reminders import reminders_send
+
+    reminders_send()
+

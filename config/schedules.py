@@ -11,6 +11,10 @@ PERIODIC_TASKS: dict[str, tuple[str, dict[str, str]]] = {
     "Collect evidence from connected accounts": ("evidence.collect_all", {"minute": "10", "hour": "3"}),
     "Clean up orphaned evidence files": ("evidence.cleanup_orphans", {"minute": "40", "hour": "3"}),
     "Expire evidence and remind owners": ("evidence.expire_and_remind", {"minute": "0", "hour": "7"}),
+    "Remind owners of plan tasks and idle assessments": ("assessments.send_reminders", {"minute": "10", "hour": "7"}),
+    "Remind owners of policy reviews": ("policies.send_reminders", {"minute": "20", "hour": "7"}),
+    # After the morning's reminders, so those chosen for the digest arrive the same day.
+    "Send the daily notification digest": ("accounts.send_digests", {"minute": "0", "hour": "8"}),
 }
 
 

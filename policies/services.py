@@ -38,6 +38,7 @@ from policies.models import (
     ReviewDecision,
     SectionOrigin,
 )
+from policies.reminders import policy_awaiting_approval_notify
 from policies.tailoring import long_date, policy_context_for
 
 logger = logging.getLogger(__name__)
@@ -317,6 +318,7 @@ def policy_submit(*, policy: Policy, actor: Actor) -> Policy:
         raise ValidationError("Wait for the draft to finish before sending it for review.")
     _touch(policy, status=PolicyStatus.IN_REVIEW)
     _audit(policy, actor, "policy.submitted", f"Sent version {version.number} of “{policy.title}” for review", version)
+    policy_awaiting_approval_notify(policy=policy, version=version, actor=actor)
     return policy
 
 

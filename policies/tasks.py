@@ -11,3 +11,10 @@ def draft_policy(job_id: int) -> None:
     from policies.services import policy_draft_run
 
     policy_draft_run(job_id=job_id)
+
+
+@shared_task(name="policies.send_reminders")
+def send_reminders() -> None:
+    from policies.reminders import policy_reviews_remind
+
+    policy_reviews_remind()

@@ -13,18 +13,27 @@ logger = logging.getLogger(__name__)
 
 @shared_task(
     name="accounts.send_invitation_email",
+    bind=True,
     autoretry_for=(OSError,),
     retry_backoff=True,
     retry_backoff_max=600,
     max_retries=5,
 )
-def send_invitation_email(invitation_id: int) -> None:
+def send_invitation_email(self: Task, invitation_id: int) -> None:
     from accounts.services import invitation_email_send
 
     invitation = Invitation.objects.select_related("organisation", "invited_by").filter(pk=invitation_id).first()
     # Withdrawn or used before the worker got to it: nothing to send.
-    if invitation is not None and invitation.is_open:
+    if invitation is None or not invitation.is_open:
+        return
+    try:
         invitation_email_send(invitation=invitation)
+    except OSError:
+        if not self.request.is_eager:
+            raise  # a worker retries later, with backoff
+        # With no worker the task runs inside the inviting request: a mail server that is down must not turn
+        # that page into an error. The invitation stands; its link can be copied or the email resent.
+        logger.exception("Could not email invitation %s", invitation_id)
 
 
 @shared_task(

@@ -3,6 +3,9 @@ readiness snapshots and the implementation plan. Every model here is tenant data
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -291,3 +294,77 @@ class PlanTask(TenantModel):
     @property
     def is_overdue(self) -> bool:
         return self.status != TaskStatus.DONE and self.due_date is not None and self.due_date < timezone.localdate()
+
+
+# --- Reports --------------------------------------------------------------------------------------
+class ReportKind(models.TextChoices):
+    READINESS = "readiness", "Readiness report"
+
+
+class ReportStatus(models.TextChoices):
+    QUEUED = "queued", "Waiting to start"
+    RUNNING = "running", "Building"
+    DONE = "done", "Ready"
+    FAILED = "failed", "Failed"
+
+
+# A run still queued or running after this long was lost with its worker: it shows as stopped, can be
+# tried again, and a redelivered task may take it over.
+REPORT_STALE_AFTER = timedelta(minutes=15)
+
+
+def report_upload_path(run: ReportRun, filename: str) -> str:
+    # Under the organisation's own prefix and a random folder, like evidence: names never collide and
+    # cannot be guessed, and an organisation's files can be listed and erased together.
+    return f"reports/{run.organisation_id}/{uuid.uuid4().hex}/{filename}"
+
+
+class ReportRun(TenantModel):
+    """One request for a report, built in the background: its parameters, progress and the stored file.
+
+    A failed run keeps its error; trying again is a new run with the same kind and parameters.
+    """
+
+    kind = models.CharField(max_length=20, choices=ReportKind.choices, default=ReportKind.READINESS)
+    parameters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=ReportStatus.choices, default=ReportStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent
+    message = models.CharField(max_length=300, blank=True)
+    # Private: served only through the access-checked download view, never from a public path.
+    file = models.FileField(upload_to=report_upload_path, max_length=500, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=ReportStatus.values), name="report_status_valid"),
+            models.CheckConstraint(condition=models.Q(progress__lte=100), name="report_progress_percent"),
+        ]
+        indexes = [models.Index(fields=["organisation", "-created_at"], name="report_org_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (ReportStatus.QUEUED, ReportStatus.RUNNING) and not self.is_lost
+
+    @property
+    def is_lost(self) -> bool:
+        """Queued or running for so long that its worker must have gone."""
+        started = self.started_at or self.created_at
+        return (
+            self.status in (ReportStatus.QUEUED, ReportStatus.RUNNING) and started < timezone.now() - REPORT_STALE_AFTER
+        )
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == ReportStatus.FAILED or self.is_lost

@@ -23,3 +23,11 @@ def send_reminders() -> None:
 
     reminders_send()
 
+
+@shared_task(name="assessments.build_report", acks_late=True, reject_on_worker_lost=True)
+def build_report(run_id: int) -> None:
+    # acks_late: a worker killed mid-build leaves the message to be delivered again; the run's claim
+    # lets a redelivery build it once the stale run may be taken over, and never twice at the same time.
+    from assessments.services_reports import report_build
+
+    report_build(run_id=run_id)

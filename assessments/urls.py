@@ -1,10 +1,15 @@
 from django.urls import path
 
-from assessments.views import assessment, dashboard, onboarding, plan, readiness
+from assessments.views import assessment, dashboard, onboarding, plan, readiness, reports
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
-    path("reports/", dashboard.reports, name="reports"),
+    # Reports: runs built in the background, their progress and downloads
+    path("reports/", reports.reports, name="reports"),
+    path("reports/new/", reports.report_create, name="report_create"),
+    path("reports/<int:reportrun_id>/", reports.report_run, name="report_run"),
+    path("reports/<int:reportrun_id>/retry/", reports.report_retry, name="report_retry"),
+    path("reports/<int:reportrun_id>/download/", reports.report_download, name="report_download"),
     # Business profile and framework choice
     path("onboarding/", onboarding.onboarding, name="onboarding"),
     path("onboarding/<str:step>/", onboarding.onboarding_step, name="onboarding_step"),

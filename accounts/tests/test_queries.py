@@ -35,14 +35,6 @@ def grow(personas, *, members: int = 0, invitations: int = 0, events: int = 0) -
         AuditEventFactory.create_batch(events, organisation=personas.organisation, actor=personas.admin)
 
 
-# The framework catalogue, dashboard, assessment and plan are real pages now; their own apps' tests pin
-# their counts. These are the pages that are still empty shells.
-@pytest.mark.parametrize("path", ["/reports/"])
-def test_placeholder_pages(owner_browser, django_assert_num_queries, path):
-    with django_assert_num_queries(REQUEST_BASELINE):
-        assert owner_browser.get(path).status_code == 200
-
-
 def test_organisation_settings(owner_browser, django_assert_num_queries):
     with django_assert_num_queries(REQUEST_BASELINE):
         assert owner_browser.get("/settings/").status_code == 200

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 
 import factory
@@ -14,6 +15,8 @@ from assessments.models import (
     FrameworkAdoption,
     PlanTask,
     ReadinessSnapshot,
+    ReportRun,
+    ReportStatus,
 )
 from compliance.tests.factories import ControlFactory, FrameworkFactory
 
@@ -84,3 +87,24 @@ class PlanTaskFactory(factory.django.DjangoModelFactory):
     organisation = factory.SubFactory(OrganisationFactory)
     title = factory.Sequence(lambda n: f"Plan task number {n}: turn on backups")
     description = "Make sure backups run nightly."
+
+
+class ReportRunFactory(factory.django.DjangoModelFactory):
+    """Queued by default; `done=True` stores a small file and its size and checksum as a build would."""
+
+    class Meta:
+        model = ReportRun
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    message = factory.Sequence(lambda n: f"Report run number {n} waiting to start")
+
+    class Params:
+        done = factory.Trait(
+            status=ReportStatus.DONE,
+            progress=100,
+            file=factory.django.FileField(filename="readiness-report.pdf", data=b"%PDF-1.7 report body"),
+            size=len(b"%PDF-1.7 report body"),
+            sha256=hashlib.sha256(b"%PDF-1.7 report body").hexdigest(),
+            finished_at=factory.LazyFunction(timezone.now),
+        )

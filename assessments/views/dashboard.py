@@ -278,9 +278,3 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         }
     )
     return render_page(request, "assessments/dashboard.html", context)
-
-
-@require_GET
-@member_required()
-def reports(request: HttpRequest) -> HttpResponse:
-    return render_page(request, "assessments/reports.html")

@@ -211,11 +211,11 @@ def _control_passages(question: str, *, organisation: Organisation | None, limit
     # The framework's name is rarely in its controls' text: search without it.
     topic = (_without_framework_names(topic) or topic) if named else topic
     scored: dict[int, tuple[float, Control]] = {}
-    for position, control in enumerate(search_controls(topic, limit=limit * 3)):
+    for position, control in enumerate(_matching_controls(topic, framework=None, limit=limit * 3)):
         scored[control.pk] = (1.0 / (position + 1), control)
     if named:
         for framework in Framework.objects.filter(slug__in=named):
-            found = search_controls(topic, framework=framework, limit=limit)
+            found = _matching_controls(topic, framework=framework, limit=limit)
             for position, control in enumerate(found):
                 score = 1.0 / (position + 1)
                 if control.pk not in scored or scored[control.pk][0] < score:
@@ -228,6 +228,15 @@ def _control_passages(question: str, *, organisation: Organisation | None, limit
 
     ranked = sorted(scored.values(), key=tier, reverse=True)[:limit]
     return [_control_passage(control, score) for score, control in ranked]
+
+
+# All a control passage reads; the rest (questions, evidence, synonyms, the group) would be loaded for nothing.
+PASSAGE_FIELDS = ("ref", "title", "description", "guidance", "framework__slug")
+
+
+def _matching_controls(topic: str, *, framework: Framework | None, limit: int) -> list[Control]:
+    found = search_controls(topic, framework=framework, limit=limit)
+    return list(found.select_related(None).select_related("framework").only(*PASSAGE_FIELDS))
 
 
 def _without_framework_names(question: str) -> str:

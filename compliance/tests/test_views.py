@@ -111,7 +111,7 @@ def test_control_page_reads_mapping_from_the_other_side(library, personas, clien
 def test_search_finds_2fa_in_constant_queries(library, personas, client_for, django_assert_num_queries, extra):
     grow("tiny-framework", extra)
     client = signed_in(client_for, personas.member)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         response = client.get(reverse("control_search"), {"q": "2FA"})
     assert "Multi-factor authentication on cloud services" in response.content.decode()
 

@@ -653,7 +653,7 @@ def test_item_page_query_count_does_not_grow(
     url = reverse("evidence_detail", args=[file_item.pk])
     browser.get(url)
     # ... the suggestions: the search's ranking queries, then the suggested controls themselves
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(14):
         response = browser.get(url)
     assert len(response.context["revisions"]) == revisions
     assert len(response.context["controls"]) == controls

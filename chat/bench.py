@@ -1,6 +1,6 @@
 """Benchmark of the assistant's answering core (run by `make bench`, see config/bench.py).
 
-The assistant has no page yet, so the seeder reports timings as notes: retrieval alone and the offline
+The seeder reports the answering core's timings as notes: retrieval alone and the offline
 answer end to end, for every question of the shipped golden set, asked as the large organisation. By
 the time this runs it holds the whole library, 200 policies and the evidence register's 10,000 items,
 so the organisation's own documents are searched at full size. The other seeders bulk-insert, which

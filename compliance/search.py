@@ -9,7 +9,7 @@ terms it uses (see synonyms.py), so "2FA" finds a control that only says "multi-
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from django.db import connection
 from django.db.models import Case, IntegerField, QuerySet, Value, When
@@ -162,7 +162,7 @@ def _tsquery(*, all_of: list[str], any_of: list[str]) -> tuple[str, list[str]]:
 
     Nested left to right as the ORM's SearchQuery combinations were: ts_rank depends on the shape.
     """
-    sql, params = "", []
+    sql, params = "", cast(list[str], [])
     for phrase in any_of:
         part = "phraseto_tsquery('english'::regconfig, %s)"
         sql, params = (f"({sql} || {part})" if sql else part), [*params, phrase]

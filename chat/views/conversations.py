@@ -37,7 +37,7 @@ CONVERSATIONS_PER_PAGE = 30
 
 def _recent_conversations(request: HttpRequest) -> Any:
     membership = require_membership(request)
-    conversations = Conversation.objects.filter(organisation=membership.organisation, user=request.user).only(
+    conversations = Conversation.objects.filter(organisation=membership.organisation, user_id=membership.user_id).only(
         "pk", "title", "updated_at", "escalated_at", "escalation_resolved_at"
     )
     return Paginator(conversations, CONVERSATIONS_PER_PAGE).get_page(request.GET.get("page"))
@@ -73,7 +73,7 @@ def start(request: HttpRequest) -> HttpResponseBase:
         return _ask_refused(request, "chat/assistant.html", _home_context(request), error, text, status=429)
     except ValidationError as error:
         return _ask_refused(request, "chat/assistant.html", _home_context(request), error, text, status=400)
-    if request.htmx:
+    if wants_fragment(request):
         # The conversation page streams the answer to the question just stored.
         return HttpResponseClientRedirect(conversation.get_absolute_url())
     services.question_answer(question=question)
@@ -175,7 +175,7 @@ def delete(request: HttpRequest, conversation_id: int) -> HttpResponseBase:
     title = conversation.title
     services.conversation_delete(conversation=conversation, actor=Actor.from_request(request))
     messages.success(request, f"Deleted “{title}” and every message in it.")
-    if request.htmx:
+    if wants_fragment(request):
         return HttpResponseClientRedirect("/assistant/")
     return redirect("assistant")
 

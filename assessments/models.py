@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -368,3 +369,79 @@ class ReportRun(TenantModel):
     @property
     def can_retry(self) -> bool:
         return self.status == ReportStatus.FAILED or self.is_lost
+
+
+# --- Report schedules -----------------------------------------------------------------------------
+class ScheduleFrequency(models.TextChoices):
+    WEEKLY = "weekly", "Weekly"
+    MONTHLY = "monthly", "Monthly"
+
+
+class ScheduleDelivery(models.TextChoices):
+    ATTACH = "attach", "Attach the PDF to the email"
+    LINK = "link", "Send a link to the report in Greenlight"
+
+
+# A PDF bigger than this goes as a link even when the schedule asks for an attachment: many mail
+# servers refuse messages over 10 to 25 MB, and base64 adds a third.
+REPORT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+
+
+class ReportSchedule(TenantModel):
+    """A report built and emailed to chosen members every week or month, at an hour in settings.TIME_ZONE.
+
+    Run by its own django-celery-beat PeriodicTask, which the schedule services keep in step with it.
+    """
+
+    kind = models.CharField(max_length=20, choices=ReportKind.choices, default=ReportKind.READINESS)
+    frequency = models.CharField(max_length=10, choices=ScheduleFrequency.choices, default=ScheduleFrequency.WEEKLY)
+    # Weekly: 0 (Monday) to 6 (Sunday). Monthly: 1 to 28, so every month has the day.
+    day = models.PositiveSmallIntegerField(default=0)
+    hour = models.PositiveSmallIntegerField(default=8)
+    recipients = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+", blank=True)
+    delivery = models.CharField(max_length=10, choices=ScheduleDelivery.choices, default=ScheduleDelivery.ATTACH)
+    paused = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_run = models.ForeignKey(ReportRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    # The period ("2026-W47", "2026-11") last_run belongs to and who has been emailed it: a task delivered
+    # again in the same period builds nothing new and emails nobody twice.
+    sent_period = models.CharField(max_length=10, blank=True)
+    sent_to = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(frequency__in=ScheduleFrequency.values), name="schedule_frequency_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(delivery__in=ScheduleDelivery.values), name="schedule_delivery_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(hour__lte=23), name="schedule_hour_valid"),
+            models.CheckConstraint(
+                condition=models.Q(frequency=ScheduleFrequency.WEEKLY, day__lte=6)
+                | models.Q(frequency=ScheduleFrequency.MONTHLY, day__gte=1, day__lte=28),
+                name="schedule_day_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}, {self.get_frequency_display().lower()}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.frequency == ScheduleFrequency.WEEKLY and not 0 <= self.day <= 6:
+            raise ValidationError({"day": "Choose a day of the week."})
+        if self.frequency == ScheduleFrequency.MONTHLY and not 1 <= self.day <= 28:
+            raise ValidationError({"day": "Choose a day of the month from 1 to 28."})
+        if not 0 <= self.hour <= 23:
+            raise ValidationError({"hour": "Choose an hour from 00:00 to 23:00."})
+
+    @property
+    def beat_name(self) -> str:
+        """The name of its django-celery-beat PeriodicTask, unique per schedule."""
+        return f"Report schedule {self.pk}"

@@ -28,7 +28,8 @@ from assessments.reports import ReportError, builder_for
 logger = logging.getLogger(__name__)
 
 # Parameters each kind accepts; the readiness report takes none yet.
-ALLOWED_PARAMETERS: dict[str, set[str]] = {"readiness": set()}
+# A scheduled run records its schedule, so its retry is recognisably the same report.
+ALLOWED_PARAMETERS: dict[str, set[str]] = {"readiness": {"schedule"}}
 FAILED_UNEXPECTEDLY = (
     "Something went wrong while building the report, so nothing was saved. Try again; if it fails again, "
     "please tell us."

@@ -31,3 +31,27 @@ def build_report(run_id: int) -> None:
     from assessments.services_reports import report_build
 
     report_build(run_id=run_id)
+
+
+def _schedule_retry_errors() -> tuple[type[Exception], ...]:
+    from assessments.services_schedules import ReportStillBuilding
+
+    return (OSError, ReportStillBuilding)
+
+
+@shared_task(
+    name="assessments.run_report_schedule",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=_schedule_retry_errors(),
+    retry_backoff=60,
+    retry_backoff_max=900,
+    max_retries=6,
+)
+def run_report_schedule(schedule_id: int) -> int:
+    # Fired by the schedule's own beat entry. A mail server failure (OSError) or a report still being
+    # built by another worker is retried; the period's run and who already has it are kept, so a retry
+    # or a redelivery emails nobody twice.
+    from assessments.services_schedules import schedule_run
+
+    return schedule_run(schedule_id=schedule_id).emailed

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from assessments.views import assessment, dashboard, onboarding, plan, readiness, reports
+from assessments.views import assessment, dashboard, onboarding, plan, readiness, report_schedules, reports
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -10,6 +10,28 @@ urlpatterns = [
     path("reports/<int:reportrun_id>/", reports.report_run, name="report_run"),
     path("reports/<int:reportrun_id>/retry/", reports.report_retry, name="report_retry"),
     path("reports/<int:reportrun_id>/download/", reports.report_download, name="report_download"),
+    # Report schedules: built and emailed every week or month by django-celery-beat
+    path("reports/schedules/new/", report_schedules.report_schedule_create, name="report_schedule_create"),
+    path(
+        "reports/schedules/<int:reportschedule_id>/",
+        report_schedules.report_schedule_update,
+        name="report_schedule_update",
+    ),
+    path(
+        "reports/schedules/<int:reportschedule_id>/pause/",
+        report_schedules.report_schedule_pause,
+        name="report_schedule_pause",
+    ),
+    path(
+        "reports/schedules/<int:reportschedule_id>/resume/",
+        report_schedules.report_schedule_resume,
+        name="report_schedule_resume",
+    ),
+    path(
+        "reports/schedules/<int:reportschedule_id>/delete/",
+        report_schedules.report_schedule_delete,
+        name="report_schedule_delete",
+    ),
     # Business profile and framework choice
     path("onboarding/", onboarding.onboarding, name="onboarding"),
     path("onboarding/<str:step>/", onboarding.onboarding_step, name="onboarding_step"),

@@ -16,7 +16,10 @@ from assessments.models import (
     PlanTask,
     ReadinessSnapshot,
     ReportRun,
+    ReportSchedule,
     ReportStatus,
+    ScheduleDelivery,
+    ScheduleFrequency,
 )
 from compliance.tests.factories import ControlFactory, FrameworkFactory
 
@@ -108,3 +111,23 @@ class ReportRunFactory(factory.django.DjangoModelFactory):
             sha256=hashlib.sha256(b"%PDF-1.7 report body").hexdigest(),
             finished_at=factory.LazyFunction(timezone.now),
         )
+
+
+class ReportScheduleFactory(factory.django.DjangoModelFactory):
+    """A weekly readiness report on Mondays at 08:00, without its beat entry (the services write that).
+    `recipients=[...]` sets who receives it."""
+
+    class Meta:
+        model = ReportSchedule
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    frequency = ScheduleFrequency.WEEKLY
+    day = 0
+    hour = 8
+    delivery = ScheduleDelivery.ATTACH
+
+    @factory.post_generation
+    def recipients(self, create: bool, extracted: list | None, **kwargs: object) -> None:
+        if create and extracted:
+            self.recipients.set(extracted)

@@ -28,6 +28,7 @@ from assessments import services_reports
 from assessments.models import ReportKind, ReportRun, ReportStatus
 from assessments.reports import builder_for
 from assessments.views.exports import exports_panel_context
+from assessments.views.report_schedules import schedules_context
 from config.pages import render_page, wants_fragment
 
 LIST_TEMPLATE = "assessments/reports.html"
@@ -64,6 +65,7 @@ def reports(request: HttpRequest) -> HttpResponse:
     }
     if not wants_fragment(request):  # the list's own refresh needs only the runs
         context.update(exports_panel_context(organisation))
+        context.update(schedules_context(organisation, require_membership(request)))
     return render_page(request, LIST_TEMPLATE, context, fragment="runs")
 
 

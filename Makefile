@@ -43,7 +43,7 @@ help: ## List the make targets
 run: install migrate seed ## Install, migrate, seed the demo organisation and serve http://127.0.0.1:8000
 	@# ASGI (uvicorn) rather than runserver, so the assistant's answers stream as they do in production.
 	$(BIN)/uvicorn config.asgi:application --host $(firstword $(subst :, ,$(ADDRESS))) \
-	  --port $(lastword $(subst :, ,$(ADDRESS))) --reload
+	  --port $(lastword $(subst :, ,$(ADDRESS))) --reload --lifespan off
 
 test: install ## Run the whole test suite (SQLite unless DATABASE_URL is set)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -109,6 +109,14 @@ def _absolute(url: str) -> str:
     return settings.SITE_URL + "/"
 
 
+def organisation_link(*, organisation_id: int, path: str) -> str:
+    """An email link to a page of one organisation. It goes through `organisation_open`, which makes that
+    organisation current first: the reader may be looking at another of theirs, where the page would 404."""
+    if not (path.startswith("/") and not path.startswith("//")):
+        path = "/"
+    return _absolute(reverse("organisation_open", kwargs={"organisation_id": organisation_id}, query={"next": path}))
+
+
 def _email(*, template: str, subject: str, to: str, context: dict[str, object]) -> None:
     context = {
         **context,
@@ -138,7 +146,10 @@ def notification_email_send(*, notification_id: int) -> None:
         template="notification",
         subject=notification.title,
         to=notification.user.email,
-        context={"notification": notification, "link": _absolute(notification.url)},
+        context={
+            "notification": notification,
+            "link": organisation_link(organisation_id=notification.organisation_id, path=notification.url),
+        },
     )
     Notification.objects.filter(pk=notification.pk).update(emailed_at=timezone.now())
 
@@ -172,7 +183,9 @@ def digest_send(*, user: User) -> int:
         if due and user.is_active:
             groups: dict[int, DigestGroup] = {}
             for notification in due[:DIGEST_MAX_ITEMS]:
-                notification.link = _absolute(notification.url)  # type: ignore[attr-defined]
+                notification.link = organisation_link(  # type: ignore[attr-defined]
+                    organisation_id=notification.organisation_id, path=notification.url
+                )
                 groups.setdefault(notification.organisation_id, DigestGroup(notification.organisation))
                 groups[notification.organisation_id].notifications.append(notification)
             count = len(due)

@@ -28,6 +28,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from accounts.access import require_actor
 from accounts.audit import Actor, audit_record
 from accounts.models import Organisation, User
+from accounts.notifications import organisation_link
 from accounts.roles import Capability
 from assessments.models import (
     REPORT_ATTACHMENT_MAX_BYTES,
@@ -318,7 +319,10 @@ def _recipients_due(schedule: ReportSchedule) -> list[User]:
 
 def _deliver(schedule: ReportSchedule, run: ReportRun) -> int:
     attachment = _attachment(schedule, run)
-    link = settings.SITE_URL + reverse("report_download", kwargs={"reportrun_id": run.pk})
+    link = organisation_link(
+        organisation_id=schedule.organisation_id,
+        path=reverse("report_download", kwargs={"reportrun_id": run.pk}),
+    )
     sent = 0
     for user in _recipients_due(schedule):
         try:
@@ -368,7 +372,7 @@ def _email(
         "attached": attachment is not None,
         "too_big": schedule.delivery == ScheduleDelivery.ATTACH and attachment is None,
         "link": link,
-        "reports_link": settings.SITE_URL + reverse("reports"),
+        "reports_link": organisation_link(organisation_id=schedule.organisation_id, path=reverse("reports")),
     }
     message = EmailMultiAlternatives(
         subject=f"[Greenlight] {run.get_kind_display()} for {schedule.organisation.name}",

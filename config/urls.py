@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("compliance.api_urls")),
     path("", include("accounts.urls")),
     path("", include("accounts.urls_notifications")),
+    path("", include("accounts.urls_open")),
     path("", include("compliance.urls")),
     path("", include("assessments.urls")),
     path("", include("assessments.urls_exports")),

@@ -10,4 +10,9 @@ def _invitation_token(organisation: Organisation) -> str:
     return invitation_token(Invitation.objects.filter(organisation=organisation).earliest("pk"))
 
 
-KWARG_RESOLVERS = {"token": _invitation_token}
+def _organisation_id(organisation: Organisation) -> int:
+    # organisation_open takes the organisation itself; the walked user is not a member, so it must 404.
+    return organisation.pk
+
+
+KWARG_RESOLVERS = {"token": _invitation_token, "organisation_id": _organisation_id}

@@ -146,11 +146,12 @@ def test_email_stores_it_and_emails_it_at_once_as_text_and_html(
     message = mailoutbox[0]
     assert message.to == ["member@acme.example"]
     assert message.subject == "[Greenlight] Task overdue: turn on backups"
-    assert f"{settings.SITE_URL}/plan/tasks/7/" in message.body
+    link = f"{settings.SITE_URL}/go/{personas.organisation.pk}/?next=%2Fplan%2Ftasks%2F7%2F"
+    assert link in message.body
     assert f"{settings.SITE_URL}/settings/notifications/" in message.body
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html"
-    assert f'href="{settings.SITE_URL}/plan/tasks/7/"' in html
+    assert f'href="{link}"' in html
     assert "Acme Bakery Ltd" in html
     notification.refresh_from_db()
     assert notification.emailed_at is not None
@@ -233,7 +234,9 @@ def test_the_digest_batches_several_notifications_into_one_email_per_person(pers
     html = message.alternatives[0][0]
     assert "Task due in 3 days: passwords" in html
     assert "the rival&#x27;s firewall" in html
-    assert f'href="{settings.SITE_URL}/plan/"' in html
+    # Each item opens in its own organisation, whichever one the reader has open.
+    assert f'href="{settings.SITE_URL}/go/{personas.organisation.pk}/?next=%2Fplan%2F"' in html
+    assert f"{settings.SITE_URL}/go/{personas.other_organisation.pk}/?next=%2F" in message.body
 
 
 def test_a_second_run_sends_nothing_twice_and_a_later_one_only_what_is_new(personas, mailoutbox):

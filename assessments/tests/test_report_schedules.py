@@ -242,7 +242,12 @@ def test_link_delivery_sends_a_link_behind_login_and_no_attachment(personas):
     run = ReportRun.objects.get()
     [message] = mail.outbox
     assert message.attachments == []
-    link = settings.SITE_URL + reverse("report_download", kwargs={"reportrun_id": run.pk})
+    # Through organisation_open, so the link works whichever organisation the reader has open.
+    link = settings.SITE_URL + reverse(
+        "organisation_open",
+        kwargs={"organisation_id": personas.organisation.pk},
+        query={"next": reverse("report_download", kwargs={"reportrun_id": run.pk})},
+    )
     assert link in message.body
     assert link in message.alternatives[0][0]
     assert "asked to sign in" in message.body
@@ -257,7 +262,10 @@ def test_a_report_over_the_size_cap_goes_as_a_link(personas, monkeypatch):
     [message] = mail.outbox
     assert message.attachments == []
     assert "too large to attach" in message.body
-    assert reverse("report_download", kwargs={"reportrun_id": ReportRun.objects.get().pk}) in message.body
+    path = reverse("report_download", kwargs={"reportrun_id": ReportRun.objects.get().pk})
+    assert reverse("organisation_open", kwargs={"organisation_id": personas.organisation.pk}, query={"next": path}) in (
+        message.body
+    )
 
 
 def test_running_again_in_the_same_period_sends_nothing_twice(personas):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -65,11 +66,19 @@ class User(AbstractBaseUser, PermissionsMixin):
         self.email = type(self).objects.normalize_email(self.email).lower()
 
 
+def organisation_logo_path(organisation: Organisation, filename: str) -> str:
+    """A random name under the organisation's own folder: names are never guessed or reused."""
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    return f"organisations/{organisation.pk}/logos/{uuid.uuid4().hex}.{extension}"
+
+
 class Organisation(models.Model):
     """The tenant: a business using Greenlight. Everything it holds hangs off it."""
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
+    # Checked by content before it is stored (accounts.logos); served only through an access-checked view.
+    logo = models.FileField(upload_to=organisation_logo_path, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,6 +6,7 @@ urlpatterns = [
     path("organisations/new/", views.organisation_create, name="organisation_create"),
     path("organisations/switch/", views.organisation_switch, name="organisation_switch"),
     path("settings/", views.settings_organisation, name="settings_organisation"),
+    path("settings/logo/", views.organisation_logo, name="organisation_logo"),
     path("settings/members/", views.settings_members, name="settings_members"),
     path("settings/members/leave/", views.membership_leave, name="membership_leave"),
     path("settings/members/<int:membership_id>/role/", views.membership_role_update, name="membership_role_update"),

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -13,6 +15,8 @@ from accounts import selectors, services
 from accounts.access import get_invitation_for, get_membership_for, member_required, require_membership
 from accounts.audit import Actor
 from accounts.forms import AuditFilterForm, InvitationForm, OrganisationForm, RoleForm, role_choices
+from accounts.forms_logo import LogoForm
+from accounts.logos import CONTENT_TYPES, organisation_logo_remove, organisation_logo_replace
 from accounts.middleware import SESSION_KEY, organisation_switch_to
 from accounts.roles import ROLE_DESCRIPTIONS, Capability, Role
 from config.pages import render_page, wants_fragment
@@ -65,16 +69,47 @@ def organisation_switch(request: HttpRequest) -> HttpResponse:
 def settings_organisation(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request)
     organisation = membership.organisation
-    form = OrganisationForm(request.POST or None, initial={"name": organisation.name})
+    # One page, three forms: the submit button's `intent` says which; the name form is the default.
+    intent = request.POST.get("intent", "name") if request.method == "POST" else ""
+    form = OrganisationForm(request.POST if intent == "name" else None, initial={"name": organisation.name})
+    logo_form = LogoForm(request.POST, request.FILES) if intent == "logo" else LogoForm()
     if request.method == "POST":
         require_membership(request, Capability.ADMINISTER)
-        if form.is_valid():
-            services.organisation_rename(
-                organisation=organisation, name=form.cleaned_data["name"], actor=Actor.from_request(request)
-            )
+        actor = Actor.from_request(request)
+        if intent == "logo-remove":
+            organisation_logo_remove(organisation=organisation, actor=actor)
+            messages.success(request, "Logo removed.")
+            return _redirect(request, request.path)
+        if intent == "logo" and logo_form.is_valid():
+            organisation_logo_replace(organisation=organisation, logo=logo_form.cleaned_data["logo"], actor=actor)
+            messages.success(request, "Logo saved. It will appear on the cover of your next report.")
+            return _redirect(request, request.path)
+        if intent == "name" and form.is_valid():
+            services.organisation_rename(organisation=organisation, name=form.cleaned_data["name"], actor=actor)
             messages.success(request, "Organisation name saved.")
             return _redirect(request, request.path)
-    return render_page(request, "accounts/settings_organisation.html", {"form": form, "section": "organisation"})
+    context = {"form": form, "logo_form": logo_form, "section": "organisation"}
+    return render_page(request, "accounts/settings_organisation.html", context)
+
+
+# A streamed file is not an HttpResponse, which is all `member_required` is typed to wrap.
+@require_GET
+@member_required()
+def organisation_logo(request: HttpRequest) -> HttpResponseBase:
+    """The current organisation's logo, for its own members only: the session decides whose it is."""
+    name = require_membership(request).organisation.logo.name
+    if not name:
+        raise Http404("This organisation has no logo.")
+    try:
+        handle = default_storage.open(name, "rb")
+    except OSError as error:  # the row names a file that has gone
+        raise Http404("The logo file is missing.") from error
+    extension = name.rsplit(".", 1)[-1]
+    response = FileResponse(handle, content_type=CONTENT_TYPES.get(extension, "application/octet-stream"))
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 # --- Members and invitations ----------------------------------------------------------------------

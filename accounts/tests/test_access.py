@@ -219,6 +219,7 @@ CASES = [
         target=lambda p: InvitationFactory(organisation=p.organisation),
     ),
     Case("audit_log", "get", "/settings/audit/", ADMINISTRATORS, 200, "post"),
+    Case("organisation_logo", "get", "/settings/logo/", EVERYONE, 404, "post"),
     Case("invitation_accept", "get", "/invitations/{token}/", EVERYONE, 200, "put", needs_membership=False),
     Case("invitation_accept", "post", "/invitations/{token}/", EVERYONE, 302, "put", needs_membership=False),
 ]

@@ -11,9 +11,12 @@ Progress is reported as the sections are drawn: zero-size markers in the story f
 from __future__ import annotations
 
 import functools
+import io
+import logging
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
+from django.core.files.storage import default_storage
 from reportlab.graphics.shapes import Drawing, Rect
 from reportlab.lib.colors import Color
 from reportlab.lib.styles import ParagraphStyle
@@ -22,6 +25,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     CondPageBreak,
     Flowable,
+    Image,
     KeepTogether,
     LongTable,
     PageBreak,
@@ -33,6 +37,7 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.doctemplate import BaseDocTemplate
 
+from accounts.logos import inspect_logo
 from assessments.charts import number, percent
 from assessments.reports import Progress
 from assessments.reports.charts import series_colour, trend_chart
@@ -67,10 +72,21 @@ from config.formatting import long_date
 type Cell = str | Flowable
 # Where drawing starts and ends in the run's progress: reading the data comes before, storing after.
 DRAW_FROM, DRAW_TO = 25, 95
+# The box a logo is scaled into on the cover, keeping its aspect ratio.
+LOGO_WIDTH, LOGO_HEIGHT = 50 * mm, 25 * mm
+# Where the organisation's name sits on the cover, logo or not.
+COVER_TOP = 45 * mm
+
+logger = logging.getLogger(__name__)
 
 
-def build_readiness_pdf(data: ReadinessReportData, out: IO[bytes], *, progress: Progress | None = None) -> None:
-    """Write the report to `out` (a file opened for binary writing)."""
+def build_readiness_pdf(
+    data: ReadinessReportData, out: IO[bytes], *, progress: Progress | None = None, logo: str = ""
+) -> None:
+    """Write the report to `out` (a file opened for binary writing).
+
+    `logo` is the stored name of the organisation's logo (`Organisation.logo.name`), drawn on the cover.
+    """
     title = f"Readiness report: {data.organisation}"
     footer = f"{data.organisation} · Readiness report · {long_date(data.generated_on)}"
     document = _ReportTemplate(
@@ -87,13 +103,15 @@ def build_readiness_pdf(data: ReadinessReportData, out: IO[bytes], *, progress: 
         lang="en-GB",
         displayDocTitle=True,
     )
-    document.build(list(_story(data)), onFirstPage=_no_footer, onLaterPages=functools.partial(_footer, footer=footer))
+    document.build(
+        list(_story(data, _logo(logo))), onFirstPage=_no_footer, onLaterPages=functools.partial(_footer, footer=footer)
+    )
 
 
 # --- The story ------------------------------------------------------------------------------------
-def _story(data: ReadinessReportData) -> Iterator[Flowable]:
+def _story(data: ReadinessReportData, logo: Flowable | None = None) -> Iterator[Flowable]:
     yield _Progress(DRAW_FROM, "Drawing the cover")
-    yield from _cover(data)
+    yield from _cover(data, logo)
     yield PageBreak()
     yield _Progress(30, "Drawing the executive summary")
     yield from _summary(data)
@@ -114,9 +132,30 @@ def _story(data: ReadinessReportData) -> Iterator[Flowable]:
         yield from _appendix_empty()
 
 
-def _cover(data: ReadinessReportData) -> Iterator[Flowable]:
+def _logo(name: str) -> Flowable | None:
+    """The stored logo scaled into the cover's box, or None when there is none or it cannot be read."""
+    if not name:
+        return None
+    try:
+        with default_storage.open(name, "rb") as handle:
+            # The upload's checks again: a file changed or damaged in storage must not break the report.
+            logo = inspect_logo(handle)
+    except Exception:  # missing, unreadable or no longer a valid image: the report is built without it
+        logger.warning("Skipped the unreadable logo %s on a readiness report", name, exc_info=True)
+        return None
+    scale = min(LOGO_WIDTH / logo.width, LOGO_HEIGHT / logo.height)
+    return Image(io.BytesIO(logo.content), width=logo.width * scale, height=logo.height * scale, hAlign="LEFT")
+
+
+def _cover(data: ReadinessReportData, logo: Flowable | None = None) -> Iterator[Flowable]:
     s = styles()
-    yield Spacer(1, 45 * mm)
+    if logo is None:
+        yield Spacer(1, COVER_TOP)
+    else:
+        _width, height = logo.wrap(LOGO_WIDTH, LOGO_HEIGHT)
+        yield Spacer(1, COVER_TOP - height - 6 * mm)
+        yield logo
+        yield Spacer(1, 6 * mm)
     yield Paragraph(text(data.organisation), s["cover_kicker"])
     yield Paragraph("Readiness report", s["cover_title"])
     yield Paragraph(text(long_date(data.generated_on)), s["cover_kicker"])

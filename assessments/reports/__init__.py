@@ -46,7 +46,7 @@ def _readiness(
     from assessments.reports.readiness_pdf import build_readiness_pdf
 
     data = readiness_report_data(organisation, requested_by=requested_by, today=today, progress=progress)
-    build_readiness_pdf(data, out, progress=progress, logo=organisation.logo.name)
+    build_readiness_pdf(data, out, progress=progress, logo=organisation.logo.name or "")
 
 
 BUILDERS: dict[str, Builder] = {

@@ -10,32 +10,14 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
 from accounts.tests.factories import OrganisationFactory
 from chat.management.commands.assistant_eval import GoldenQuestion, grade, load_golden
-from compliance.models import Control, ControlGroup, ControlMapping, Framework
-from compliance.search import FTS_TABLE
+from compliance.models import Control
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "uk_questions.json"
 GOLDEN_FRAMEWORKS = {"uk-gdpr", "cyber-essentials", "iso27001-2022", "soc2-tsc-2017"}
 TARGET_TOP3 = 0.90
-
-
-@pytest.fixture(scope="module")
-def library(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        call_command("load_frameworks", stdout=StringIO())
-        yield
-        ControlMapping.objects.all().delete()
-        Control.objects.all().delete()
-        ControlGroup.objects.all().delete()
-        Framework.objects.all().delete()
-        # The SQLite full-text index is a table of its own: emptied too, or later tests in this worker
-        # would search rows of controls that no longer exist.
-        if connection.vendor == "sqlite":
-            with connection.cursor() as cursor:
-                cursor.execute(f"DELETE FROM {FTS_TABLE}")
 
 
 def run_eval(*args: str) -> str:

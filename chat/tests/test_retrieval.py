@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-from io import StringIO
-
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
 from accounts.tests.factories import OrganisationFactory
 from assessments.models import FrameworkAdoption
 from chat.retrieval import named_frameworks, retrieve
-from compliance.models import Control, ControlGroup, ControlMapping, Framework
-from compliance.search import FTS_TABLE, search_controls
+from compliance.models import Framework
+from compliance.search import search_controls
 from evidence.tests.factories import EvidenceFactory
 from policies.models import PolicyStatus
 from policies.tests.factories import PolicyFactory, PolicyVersionFactory
-
-
-@pytest.fixture(scope="module")
-def library(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        call_command("load_frameworks", stdout=StringIO())
-        yield
-        ControlMapping.objects.all().delete()
-        Control.objects.all().delete()
-        ControlGroup.objects.all().delete()
-        Framework.objects.all().delete()
-        # The SQLite full-text index is a table of its own: emptied too, or later tests in this worker
-        # would search rows of controls that no longer exist.
-        if connection.vendor == "sqlite":
-            with connection.cursor() as cursor:
-                cursor.execute(f"DELETE FROM {FTS_TABLE}")
-
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("library")]
 

@@ -10,7 +10,7 @@ from chat.citations import Citation, validate_citations
 from chat.models import AICall
 from chat.retrieval import retrieve
 from chat.tests.fakes import GEMINI, gemini_ok
-from chat.tests.test_retrieval import library, published_policy  # noqa: F401 - the module-scoped fixture
+from chat.tests.test_retrieval import published_policy
 from evidence.tests.factories import EvidenceFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("library")]

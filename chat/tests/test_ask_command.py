@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from chat.tests.test_retrieval import library, published_policy  # noqa: F401 - the module-scoped fixture
+from chat.tests.test_retrieval import published_policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("library")]
 

@@ -8,37 +8,38 @@ from io import BytesIO
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import Flowable
 
 from assessments.exports.soa import COLUMNS, StatementOfApplicability
 from config.formatting import long_date
+from config.pdf import BOLD, FONT, HEADER_FILL, INK, MUTED, RULE, paragraph_text, register_fonts
 
 PDF_CONTENT_TYPE = "application/pdf"
 MARGIN = 12 * mm
 # Shares of the usable width, in the order of COLUMNS.
-SHARES = (0.06, 0.17, 0.11, 0.07, 0.27, 0.11, 0.21)
-HEADER_COLOUR = colors.HexColor("#1F4E3D")
-STRIPE_COLOUR = colors.HexColor("#F2F5F3")
+SHARES = (0.06, 0.17, 0.11, 0.08, 0.26, 0.11, 0.21)
+STRIPE_COLOUR = colors.HexColor("#F6F8F7")
 
 
 def _styles() -> dict[str, ParagraphStyle]:
-    base = getSampleStyleSheet()
-    cell = ParagraphStyle("cell", parent=base["BodyText"], fontSize=7.5, leading=9.5, alignment=TA_LEFT)
+    # The brand's font: the organisation's own words (justifications, evidence titles, names) may hold
+    # letters Helvetica cannot print.
+    register_fonts()
+    body = ParagraphStyle("body", fontName=FONT, fontSize=9.5, leading=13, textColor=INK, spaceAfter=3)
+    cell = ParagraphStyle("cell", parent=body, fontSize=7.5, leading=9.5, alignment=TA_LEFT, spaceAfter=0)
     return {
-        "title": base["Title"],
-        "body": base["BodyText"],
+        "title": ParagraphStyle("title", parent=body, fontName=BOLD, fontSize=18, leading=22, spaceAfter=8),
+        "body": body,
         "cell": cell,
-        "header": ParagraphStyle("header", parent=cell, fontName="Helvetica-Bold", textColor=colors.white),
+        "header": ParagraphStyle("header", parent=cell, fontName=BOLD),
     }
 
 
 def _text(value: str, style: ParagraphStyle) -> Paragraph:
-    # Paragraphs read a small markup language: the organisation's words are escaped, line breaks kept.
-    escaped = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return Paragraph(escaped.replace("\n", "<br/>"), style)
+    return Paragraph(paragraph_text(value), style)
 
 
 def soa_pdf(statement: StatementOfApplicability) -> bytes:
@@ -68,9 +69,9 @@ def soa_pdf(statement: StatementOfApplicability) -> bytes:
     table.setStyle(
         TableStyle(
             [
-                ("BACKGROUND", (0, 0), (-1, 0), HEADER_COLOUR),
+                ("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL),
                 ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, STRIPE_COLOUR]),
-                ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#B7C4BD")),
+                ("GRID", (0, 0), (-1, -1), 0.25, RULE),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ]
         )
@@ -79,7 +80,8 @@ def soa_pdf(statement: StatementOfApplicability) -> bytes:
 
     def footer(canvas, doc) -> None:  # type: ignore[no-untyped-def]
         canvas.saveState()
-        canvas.setFont("Helvetica", 7)
+        canvas.setFont(FONT, 7)
+        canvas.setFillColor(MUTED)
         text = f"{statement.organisation.name} · Statement of Applicability · {long_date(statement.generated_on)}"
         canvas.drawString(MARGIN, MARGIN / 2, text)
         canvas.drawRightString(page[0] - MARGIN, MARGIN / 2, f"Page {doc.page}")

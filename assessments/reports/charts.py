@@ -18,7 +18,8 @@ from reportlab.lib.colors import Color
 
 from assessments.charts import GUIDES, Y_TICKS, date_ticks, short_date
 from assessments.reports.readiness_data import TrendSeries
-from assessments.reports.styles import FONT, MUTED, RULE, SERIES_COLOURS, register_fonts
+from assessments.reports.styles import SERIES_COLOURS
+from config.pdf import FONT, MUTED, RULE, register_fonts
 
 
 def series_colour(index: int) -> Color:

@@ -51,22 +51,9 @@ from assessments.reports.readiness_data import (
     Listed,
     ReadinessReportData,
 )
-from assessments.reports.styles import (
-    ACCENT,
-    BAND_COLOURS,
-    CONTENT_LEFT,
-    CONTENT_WIDTH,
-    FONT,
-    FOOTER_Y,
-    HEADER_FILL,
-    MARGIN,
-    MUTED,
-    PAGE_WIDTH,
-    RULE,
-    styles,
-    text,
-)
+from assessments.reports.styles import BAND_COLOURS, CONTENT_LEFT, CONTENT_WIDTH, FOOTER_Y, MARGIN, PAGE_WIDTH, styles
 from config.formatting import long_date
+from config.pdf import ACCENT, FONT, HEADER_FILL, MUTED, RULE, paragraph_text
 
 # A table cell: text (escaped into a paragraph) or a flowable such as a colour swatch.
 type Cell = str | Flowable
@@ -156,14 +143,16 @@ def _cover(data: ReadinessReportData, logo: Flowable | None = None) -> Iterator[
         yield Spacer(1, COVER_TOP - height - 6 * mm)
         yield logo
         yield Spacer(1, 6 * mm)
-    yield Paragraph(text(data.organisation), s["cover_kicker"])
+    yield Paragraph(paragraph_text(data.organisation), s["cover_kicker"])
     yield Paragraph("Readiness report", s["cover_title"])
-    yield Paragraph(text(long_date(data.generated_on)), s["cover_kicker"])
+    yield Paragraph(paragraph_text(long_date(data.generated_on)), s["cover_kicker"])
     yield Spacer(1, 14 * mm)
     if data.frameworks:
         band = BAND_LABELS[data.overall_band]
-        yield Paragraph(f"Overall readiness {text(percent(data.overall))}", s["cover_score"])
-        yield Paragraph(text(f"{band}, the average of {_count(len(data.frameworks), 'framework')}."), s["body"])
+        yield Paragraph(f"Overall readiness {paragraph_text(percent(data.overall))}", s["cover_score"])
+        yield Paragraph(
+            paragraph_text(f"{band}, the average of {_count(len(data.frameworks), 'framework')}."), s["body"]
+        )
         yield Spacer(1, 4 * mm)
         yield _table(
             ["Framework", "Readiness", "Band"],
@@ -176,7 +165,7 @@ def _cover(data: ReadinessReportData, logo: Flowable | None = None) -> Iterator[
     yield Spacer(1, 14 * mm)
     asked = f" Asked for by {data.requested_by}." if data.requested_by else ""
     yield Paragraph(
-        text(
+        paragraph_text(
             f"Prepared by Greenlight from {data.organisation}'s own answers, plan, evidence and policies on "
             f"{long_date(data.generated_on)}.{asked}"
         ),
@@ -269,7 +258,7 @@ def _gaps(data: ReadinessReportData) -> Iterator[Flowable]:
         return
     shown = len(data.gaps)
     yield Paragraph(
-        text(
+        paragraph_text(
             f"The {_count(shown, 'gap')} that cost the most readiness, of {data.gap_count} in all. A gap that also "
             "closes mapped controls in other frameworks ranks higher; one that would fail a framework comes first."
         ),
@@ -377,13 +366,13 @@ def _appendix(framework: AppendixFramework, *, first: bool) -> Iterator[Flowable
     if first:
         yield Paragraph("Appendix: every control", s["h1"])
         yield Paragraph(
-            text(
+            paragraph_text(
                 "Each control of each adopted framework, with its answer in the open assessment round, the evidence "
                 f"mapped to it (newest first, up to {TITLES_PER_CONTROL} named) and who owns it."
             ),
             s["note"],
         )
-    yield Paragraph(text(framework.name), s["h2"] if first else s["h1"])
+    yield Paragraph(paragraph_text(framework.name), s["h2"] if first else s["h1"])
     if not framework.controls:
         yield Paragraph("This framework has no controls to assess.", s["note"])
         return
@@ -436,7 +425,7 @@ def _table(
     measure only the rows that fit on each page: a plain table re-measures every remaining row each time
     it splits, which grows with the square of its length."""
     s = styles()
-    head = [Paragraph(text(value), s["cell_head"]) for value in headers]
+    head = [Paragraph(paragraph_text(value), s["cell_head"]) for value in headers]
     cell_styles = [s["cell_number"] if column in numeric else s["cell"] for column in range(len(headers))]
     body = [[_cell(value, style) for value, style in zip(row, cell_styles, strict=True)] for row in rows]
     table = (LongTable if long else Table)([head, *body], colWidths=list(widths), repeatRows=1, hAlign="LEFT")
@@ -462,14 +451,18 @@ def _table(
 def _cell(value: Cell, style: ParagraphStyle) -> Flowable | str:
     if not isinstance(value, str):
         return value
-    return Paragraph(text(value), style) if value else ""
+    return Paragraph(paragraph_text(value), style) if value else ""
 
 
 def _figures(figures: Sequence[tuple[str, str]]) -> Table:
     """Key figures side by side: a big number over a short label."""
     s = styles()
     cells = [
-        [Paragraph(text(value), s["figure"]), Paragraph(text(label), s["figure_label"])] for value, label in figures
+        [
+            Paragraph(paragraph_text(value), s["figure"]),
+            Paragraph(paragraph_text(label), s["figure_label"]),
+        ]
+        for value, label in figures
     ]
     table = Table([cells], colWidths=[CONTENT_WIDTH / len(figures)] * len(figures), hAlign="LEFT")
     table.setStyle(
@@ -486,14 +479,14 @@ def _figures(figures: Sequence[tuple[str, str]]) -> Table:
 
 def _listed(heading: str, lines: list[Listed], total: int, date_label: str, empty: str) -> Iterator[Flowable]:
     s = styles()
-    yield Paragraph(text(heading), s["h2"])
+    yield Paragraph(paragraph_text(heading), s["h2"])
     if not lines:
-        yield Paragraph(text(empty), s["note"])
+        yield Paragraph(paragraph_text(empty), s["note"])
         return
     rows = [[line.title, long_date(line.day) if line.day else "", line.owner or "No owner"] for line in lines]
     yield _table(["Title", date_label, "Owner"], rows, [CONTENT_WIDTH - 85 * mm, 35 * mm, 50 * mm])
     if total > len(lines):
-        yield Paragraph(text(f"The first {len(lines)} of {total}, soonest first."), s["note"])
+        yield Paragraph(paragraph_text(f"The first {len(lines)} of {total}, soonest first."), s["note"])
 
 
 # --- Page furniture and progress ------------------------------------------------------------------

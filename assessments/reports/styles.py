@@ -1,19 +1,16 @@
-"""The look shared by Greenlight's report PDFs: page geometry, colours, fonts and paragraph styles."""
+"""The report PDFs' page geometry, chart colours and paragraph styles; brand colours and fonts are config.pdf's."""
 
 from __future__ import annotations
 
 import functools
-from pathlib import Path
-from xml.sax.saxutils import escape
 
-import reportlab
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
+
+from config.pdf import ACCENT, FONT, INK, MUTED, register_fonts
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 18 * mm
@@ -22,11 +19,6 @@ FRAME_PADDING = 6  # platypus's default padding inside the page's frame
 CONTENT_LEFT = MARGIN + FRAME_PADDING
 CONTENT_WIDTH = PAGE_WIDTH - 2 * CONTENT_LEFT
 
-INK = colors.HexColor("#1c2b25")
-ACCENT = colors.HexColor("#1f6f4a")
-MUTED = colors.HexColor("#5b6b64")
-RULE = colors.HexColor("#c9d3ce")
-HEADER_FILL = colors.HexColor("#eef3f0")
 # The bands' colours, always beside their names: colour never carries the meaning alone.
 BAND_COLOURS = {
     "green": colors.HexColor("#1f7a4d"),
@@ -46,26 +38,6 @@ SERIES_COLOURS = (
     colors.HexColor("#e377c2"),
     colors.HexColor("#17becf"),
 )
-
-FONT = "GreenlightReport"
-
-# DejaVu Sans covers the Latin, Greek and Cyrillic names a UK business's staff may have; Bitstream Vera,
-# which ships inside reportlab, is the fallback where the system has no DejaVu (Western European only).
-_FONT_CANDIDATES = (
-    (Path("/usr/share/fonts/truetype/dejavu"), ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")),
-    (Path(reportlab.__file__).parent / "fonts", ("Vera.ttf", "VeraBd.ttf")),
-)
-
-
-@functools.cache
-def register_fonts() -> None:
-    folder, (regular, bold) = next(
-        (folder, files) for folder, files in _FONT_CANDIDATES if all((folder / name).exists() for name in files)
-    )
-    pdfmetrics.registerFont(TTFont(FONT, str(folder / regular)))
-    pdfmetrics.registerFont(TTFont(f"{FONT}-Bold", str(folder / bold)))
-    # Italics are drawn with the regular face: the reports never emphasise with them.
-    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=f"{FONT}-Bold", italic=FONT, boldItalic=f"{FONT}-Bold")
 
 
 @functools.cache
@@ -91,8 +63,3 @@ def styles() -> dict[str, ParagraphStyle]:
         "figure": ParagraphStyle("figure", parent=body, fontName=f"{FONT}-Bold", fontSize=16, leading=19, spaceAfter=0),
         "figure_label": ParagraphStyle("figure_label", parent=cell, textColor=MUTED),
     }
-
-
-def text(value: object) -> str:
-    """Plain text as paragraph markup: escaped, line breaks kept."""
-    return escape(str(value)).replace("\n", "<br/>")

@@ -29,7 +29,7 @@ from accounts.models import Organisation
 from assessments.exports import evidence_pack
 from assessments.exports.cyber_essentials import question_set_sections
 from assessments.exports.streaming import attachment
-from assessments.models import AnswerStatus, AssessmentRound, TaskStatus
+from assessments.models import Answer, AnswerStatus, AssessmentRound, TaskStatus
 from assessments.tests.factories import (
     AnswerFactory,
     BusinessProfileFactory,
@@ -234,6 +234,17 @@ def test_soa_pdf_reads_back(personas, client_for, decided):
     assert "8.34" in text
     assert "Page 1" in text
     assert reader.metadata.title == "Statement of Applicability: Acme Bakery Ltd"
+
+
+def test_soa_pdf_prints_names_beyond_western_european_letters(personas, client_for, decided):
+    # Helvetica, reportlab's default, has no Ł or Σ: they would print as boxes.
+    Answer.objects.filter(round=decided, control__ref="8.5").update(justification="Agreed with Łukasz and Σοφία.")
+    response = client_for(personas.member).get(reverse("export_soa_pdf"))
+    reader = PdfReader(io.BytesIO(response.content))
+    text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+    assert "Agreed with Łukasz and Σοφία." in text
+    fonts = {str(font["/BaseFont"]) for page in reader.pages for font in page["/Resources"]["/Font"].values()}
+    assert any("DejaVuSans" in font or "Vera" in font for font in fonts), fonts  # config.pdf's embedded face
 
 
 @pytest.mark.parametrize("size", [2, 40])

@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import functools
 import io
-from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-import reportlab
-from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
@@ -32,6 +28,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from config.pdf import ACCENT, FONT, HEADER_FILL, INK, MUTED, RULE, paragraph_text, register_fonts
 from policies.exports import PolicyDocument, policy_document
 from policies.exports.markdown_blocks import Block, Heading, ListBlock, Spans
 from policies.exports.markdown_blocks import Paragraph as TextParagraph
@@ -44,22 +41,6 @@ FOOTER_Y = 12 * mm
 FRAME_PADDING = 6  # platypus's default padding inside the page's frame
 CONTENT_LEFT = MARGIN + FRAME_PADDING
 CONTENT_WIDTH = PAGE_WIDTH - 2 * CONTENT_LEFT
-INK = colors.HexColor("#1c2b25")
-ACCENT = colors.HexColor("#1f6f4a")
-MUTED = colors.HexColor("#5b6b64")
-RULE = colors.HexColor("#c9d3ce")
-HEADER_FILL = colors.HexColor("#eef3f0")
-FONT = "GreenlightSans"
-
-# DejaVu Sans covers the Latin, Greek and Cyrillic names a UK business's staff may have; Bitstream Vera,
-# which ships inside reportlab, is the fallback where the system has no DejaVu (Western European only).
-_FONT_CANDIDATES = (
-    (
-        Path("/usr/share/fonts/truetype/dejavu"),
-        ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf"),
-    ),
-    (Path(reportlab.__file__).parent / "fonts", ("Vera.ttf", "VeraBd.ttf", "VeraIt.ttf", "VeraBI.ttf")),
-)
 
 
 def policy_pdf(version: PolicyVersion) -> bytes:
@@ -85,19 +66,8 @@ def policy_pdf(version: PolicyVersion) -> bytes:
 
 # --- Fonts and styles -----------------------------------------------------------------------------
 @functools.cache
-def _register_fonts() -> None:
-    folder, files = next(
-        ((folder, files) for folder, files in _FONT_CANDIDATES if all((folder / name).exists() for name in files))
-    )
-    faces = (FONT, f"{FONT}-Bold", f"{FONT}-Italic", f"{FONT}-BoldItalic")
-    for face, name in zip(faces, files, strict=True):
-        pdfmetrics.registerFont(TTFont(face, str(folder / name)))
-    pdfmetrics.registerFontFamily(FONT, normal=faces[0], bold=faces[1], italic=faces[2], boldItalic=faces[3])
-
-
-@functools.cache
 def _styles() -> dict[str, ParagraphStyle]:
-    _register_fonts()
+    register_fonts()
     body = ParagraphStyle("body", fontName=FONT, fontSize=10, leading=14.5, textColor=INK, spaceAfter=6)
     heading = ParagraphStyle("heading", parent=body, fontName=f"{FONT}-Bold", keepWithNext=1, textColor=ACCENT)
     cell = ParagraphStyle("cell", parent=body, fontSize=9, leading=12, spaceAfter=0)
@@ -131,8 +101,8 @@ def _styles() -> dict[str, ParagraphStyle]:
 def _story(document: PolicyDocument) -> list[Flowable]:
     styles = _styles()
     story: list[Flowable] = [
-        Paragraph(_text(document.organisation), styles["organisation"]),
-        Paragraph(_text(document.title), styles["title"]),
+        Paragraph(paragraph_text(document.organisation), styles["organisation"]),
+        Paragraph(paragraph_text(document.title), styles["title"]),
         _key_values(document.details),
         Spacer(1, 4 * mm),
         HRFlowable(width="100%", thickness=0.75, color=RULE, spaceAfter=2 * mm),
@@ -162,7 +132,7 @@ def _story(document: PolicyDocument) -> list[Flowable]:
         rows_table = _table(
             [Paragraph("Ref", styles["cell_head"]), Paragraph("Control", styles["cell_head"])],
             [
-                [Paragraph(_text(ref), styles["cell"]), Paragraph(_text(title), styles["cell"])]
+                [Paragraph(paragraph_text(ref), styles["cell"]), Paragraph(paragraph_text(title), styles["cell"])]
                 for ref, title in group.controls
             ],
             [32 * mm, CONTENT_WIDTH - 32 * mm],
@@ -225,7 +195,11 @@ def _table(header: list[Flowable], rows: list[list[Flowable]], widths: list[floa
 def _key_values(rows: list[tuple[str, str]]) -> Flowable:
     styles = _styles()
     data = [
-        [Paragraph(_text(label), styles["cell_head"]), Paragraph(_text(value), styles["cell"])] for label, value in rows
+        [
+            Paragraph(paragraph_text(label), styles["cell_head"]),
+            Paragraph(paragraph_text(value), styles["cell"]),
+        ]
+        for label, value in rows
     ]
     table = Table(data, colWidths=[35 * mm, CONTENT_WIDTH - 35 * mm], splitInRow=1, hAlign="LEFT")
     table.setStyle(
@@ -243,11 +217,6 @@ def _key_values(rows: list[tuple[str, str]]) -> Flowable:
 
 
 # --- Markup ---------------------------------------------------------------------------------------
-def _text(text: str) -> str:
-    """Plain text as paragraph markup: escaped, line breaks kept."""
-    return escape(text).replace("\n", "<br/>")
-
-
 def _markup(spans: Spans) -> str:
     parts = []
     for span in spans:
@@ -262,7 +231,7 @@ def _markup(spans: Spans) -> str:
 
 # --- Page furniture -------------------------------------------------------------------------------
 def _heading(title: str, style: ParagraphStyle, *, level: int) -> Paragraph:
-    return _Bookmarked(_text(title), style, outline=(title, level))
+    return _Bookmarked(paragraph_text(title), style, outline=(title, level))
 
 
 class _Bookmarked(Paragraph):

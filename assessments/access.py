@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest
 
 from accounts.access import get_tenant_object_or_404, require_membership
 from accounts.roles import Capability
-from assessments.models import FrameworkAdoption, PlanTask
+from assessments.models import FrameworkAdoption, PlanTask, ReportRun, ReportSchedule
 from compliance.models import Control, Framework
 
 
@@ -70,3 +70,14 @@ def get_assessable_control_for(request: HttpRequest, pk: Any, *, write: bool = F
     if write:
         require_membership(request, Capability.EDIT)
     return control
+
+
+def get_report_for(request: HttpRequest, pk: Any) -> ReportRun:
+    return get_tenant_object_or_404(request, ReportRun.objects.select_related("requested_by"), pk)
+
+
+def get_schedule_for(request: HttpRequest, pk: Any) -> ReportSchedule:
+    """Only those who may edit reach a schedule's own pages; everyone sees the list on /reports/."""
+    return get_tenant_object_or_404(
+        request, ReportSchedule.objects.select_related("organisation"), pk, capability=Capability.EDIT
+    )

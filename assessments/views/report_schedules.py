@@ -14,11 +14,12 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.access import get_tenant_object_or_404, member_required, require_membership
+from accounts.access import member_required, require_membership
 from accounts.audit import Actor
 from accounts.models import Membership, Organisation, User
 from accounts.roles import Capability
 from assessments import services_schedules
+from assessments.access import get_schedule_for
 from assessments.models import ReportSchedule, ScheduleDelivery, ScheduleFrequency
 from assessments.services_schedules import WEEKDAYS, frequency_in_words, when_in_words
 from config.pages import render_page
@@ -142,12 +143,6 @@ class ScheduleForm(forms.Form):
 
 
 # --- Pages ----------------------------------------------------------------------------------------
-def get_schedule_for(request: HttpRequest, pk: Any) -> ReportSchedule:
-    return get_tenant_object_or_404(
-        request, ReportSchedule.objects.select_related("organisation"), pk, capability=Capability.EDIT
-    )
-
-
 def _back_to_reports() -> HttpResponse:
     return redirect(reverse("reports") + "#schedules-heading")
 

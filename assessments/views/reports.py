@@ -21,10 +21,10 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts.access import get_tenant_object_or_404, member_required, require_membership
+from accounts.access import member_required, require_membership
 from accounts.audit import Actor
-from accounts.roles import Capability
 from assessments import services_reports
+from assessments.access import get_report_for
 from assessments.models import ReportKind, ReportRun, ReportStatus
 from assessments.reports import builder_for
 from assessments.views.exports import exports_panel_context
@@ -36,12 +36,6 @@ RUN_TEMPLATE = "assessments/reports_run.html"
 RUNS_SHOWN = 30
 # The file is a download, never a page of this site: nothing in it may run or load.
 SANDBOX = "sandbox; default-src 'none'"
-
-
-def get_report_for(request: HttpRequest, pk: Any) -> ReportRun:
-    return get_tenant_object_or_404(
-        request, ReportRun.objects.select_related("requested_by"), pk, capability=Capability.VIEW
-    )
 
 
 def _go(request: HttpRequest, url: str) -> HttpResponse:

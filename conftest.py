@@ -84,3 +84,28 @@ def client_for(client):
         return browser
 
     return make
+
+
+@pytest.fixture(scope="module")
+def library(django_db_setup, django_db_blocker):
+    """The real framework library, loaded once per module and emptied after it (`usefixtures("library")`)."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    from compliance.models import Control, ControlGroup, ControlMapping, Framework
+    from compliance.search import FTS_TABLE
+
+    with django_db_blocker.unblock():
+        call_command("load_frameworks", stdout=StringIO())
+        yield
+        ControlMapping.objects.all().delete()
+        Control.objects.all().delete()
+        ControlGroup.objects.all().delete()
+        Framework.objects.all().delete()
+        # The SQLite full-text index is a table of its own: emptied too, or later tests in this worker
+        # would search rows of controls that no longer exist.
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {FTS_TABLE}")

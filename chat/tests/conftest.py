@@ -36,28 +36,3 @@ def fake_ai(settings):
     settings.AI_CIRCUIT_COOLDOWN_SECONDS = 60
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def library(django_db_setup, django_db_blocker):
-    """The real framework library, loaded once per module and emptied after it."""
-    from io import StringIO
-
-    from django.core.management import call_command
-    from django.db import connection
-
-    from compliance.models import Control, ControlGroup, ControlMapping, Framework
-    from compliance.search import FTS_TABLE
-
-    with django_db_blocker.unblock():
-        call_command("load_frameworks", stdout=StringIO())
-        yield
-        ControlMapping.objects.all().delete()
-        Control.objects.all().delete()
-        ControlGroup.objects.all().delete()
-        Framework.objects.all().delete()
-        # The SQLite full-text index is a table of its own: emptied too, or later tests in this worker
-        # would search rows of controls that no longer exist.
-        if connection.vendor == "sqlite":
-            with connection.cursor() as cursor:
-                cursor.execute(f"DELETE FROM {FTS_TABLE}")

@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from compliance.models import Control, ControlGroup, ControlMapping, Framework
-from compliance.search import FTS_TABLE
 
 # shared/ sits beside the project checkout, on developers' machines and in CI alike.
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "frameworks"
@@ -28,22 +26,6 @@ def reference(name: str) -> dict:
     if not path.exists():
         pytest.fail(f"reference file {path} is missing: shared/ must sit beside the checkout")
     return json.loads(path.read_text())
-
-
-@pytest.fixture(scope="module")
-def library(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        call_command("load_frameworks", stdout=StringIO())
-        yield
-        ControlMapping.objects.all().delete()
-        Control.objects.all().delete()
-        ControlGroup.objects.all().delete()
-        Framework.objects.all().delete()
-        # The SQLite full-text index is a table of its own: emptied too, or later tests in this worker
-        # would search rows of controls that no longer exist.
-        if connection.vendor == "sqlite":
-            with connection.cursor() as cursor:
-                cursor.execute(f"DELETE FROM {FTS_TABLE}")
 
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("library")]

@@ -16,6 +16,7 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
+from django.utils.html import escape
 from django_celery_beat.models import PeriodicTask
 from pypdf import PdfReader
 
@@ -447,8 +448,8 @@ def test_reports_page_lists_schedules_with_their_actions(personas, client_for):
     assert "Scheduled reports" in html
     assert "On the 21st of every month at 08:00" in html
     assert "21 November 2026 at 08:00" in html
-    assert personas.owner.display_name in html
-    assert personas.member.display_name in html
+    assert escape(personas.owner.display_name) in html  # names such as O'Connor are escaped
+    assert escape(personas.member.display_name) in html
     assert "Link to sign in and download" in html
     assert "Paused" in html
     for name in ("report_schedule_update", "report_schedule_pause", "report_schedule_delete"):

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from pypdf import PdfReader
 
 from accounts.audit import Actor
@@ -463,7 +464,7 @@ def test_reports_page_lists_runs_with_their_status_and_actions(personas, client_
     html = response.content.decode()
     assert "Create readiness report" in html
     assert reverse("report_download", kwargs={"reportrun_id": done.pk}) in html
-    assert personas.member.display_name in html
+    assert escape(personas.member.display_name) in html  # names such as O'Connor are escaped
     assert "The storage was full." in html
     assert reverse("report_retry", kwargs={"reportrun_id": failed.pk}) in html
     assert "Building, 45%" in html

@@ -109,3 +109,23 @@ def library(django_db_setup, django_db_blocker):
         if connection.vendor == "sqlite":
             with connection.cursor() as cursor:
                 cursor.execute(f"DELETE FROM {FTS_TABLE}")
+
+
+@pytest.fixture
+def api_for(db):
+    """`api_for(organisation, scopes=None, partner=None)` returns an APIClient holding a new key: the
+    organisation's own (all scopes unless given), or, with `partner`, that partner's key (the partner
+    must have a grant from the organisation). `client.key` is the ApiKey."""
+    from rest_framework.test import APIClient
+
+    from accounts.tests.factories import ApiKeyFactory, api_secret
+
+    def make(organisation: Organisation | None = None, scopes=None, partner=None) -> APIClient:
+        holder = {"partner": partner, "organisation": None} if partner is not None else {"organisation": organisation}
+        key = ApiKeyFactory(**holder, **({"scopes": [str(scope) for scope in scopes]} if scopes is not None else {}))
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_secret(key)}")
+        client.key = key
+        return client
+
+    return make

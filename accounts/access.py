@@ -33,15 +33,19 @@ def require_membership(request: HttpRequest, capability: Capability = Capability
     return membership
 
 
-def require_actor(organisation: Organisation, actor: Actor, capability: Capability, *, what: str) -> Membership:
-    """The actor's membership of the organisation, refusing a role that may not `capability` `what`.
+def require_actor(organisation: Organisation, actor: Actor, capability: Capability, *, what: str) -> None:
+    """Refuse an actor whose role (or, for an API key, whose scopes) may not `capability` `what` in the
+    organisation.
 
     Services call it as well as views checking the request, so a write is refused whichever way it comes.
     """
+    if actor.key is not None:
+        if actor.key.organisation_id != organisation.pk or capability not in actor.key.capabilities:
+            raise PermissionDenied(f"This API key cannot {capability} {what}.")
+        return
     membership = Membership.objects.filter(organisation=organisation, user=actor.user).first() if actor.user else None
     if membership is None or not membership.can(capability):
         raise PermissionDenied(f"Your role cannot {capability} {what}.")
-    return membership
 
 
 def current_organisation(request: HttpRequest) -> Organisation:

@@ -10,18 +10,33 @@ from django.http import HttpRequest
 
 if TYPE_CHECKING:
     from accounts.models import AuditEvent, Organisation, User
+    from accounts.roles import Capability
+
+
+@dataclass(frozen=True)
+class KeyAccess:
+    """An API key acting for one organisation: what the services may let it do there."""
+
+    key_id: int
+    label: str  # e.g. "API key Xero sync (glk_Ab12Cd34)"
+    organisation_id: int
+    capabilities: frozenset[Capability]
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting, and from where: passed to every service that changes state."""
+    """Who is acting, and from where: passed to every service that changes state. A person (`user`),
+    an API key (`key`, with no user), or the system (neither)."""
 
     user: User | None
     ip_address: str | None = None
+    key: KeyAccess | None = None
 
     @property
     def label(self) -> str:
-        return self.user.email if self.user else "system"
+        if self.user:
+            return self.user.email
+        return self.key.label if self.key else "system"
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> Actor:

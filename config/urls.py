@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config import health
+from config.api.urls import schema_patterns
 
 admin.site.site_header = "Greenlight administration"
 admin.site.site_title = "Greenlight admin"
@@ -12,10 +13,13 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
-    path("api/v1/", include("compliance.api_urls")),
+    path("api/v1/", include("config.api.urls")),
+    path("api/", include(schema_patterns)),
     path("", include("accounts.urls")),
     path("", include("accounts.urls_notifications")),
     path("", include("accounts.urls_open")),
+    path("", include("accounts.urls_api_keys")),
+    path("", include("accounts.urls_webhooks")),
     path("", include("compliance.urls")),
     path("", include("assessments.urls")),
     path("", include("assessments.urls_exports")),

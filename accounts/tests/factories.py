@@ -3,8 +3,24 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from accounts.models import AuditEvent, Invitation, Membership, Notification, Organisation, User
+from accounts.models import (
+    ApiKey,
+    AuditEvent,
+    IdempotencyRecord,
+    Invitation,
+    Membership,
+    Notification,
+    Organisation,
+    Partner,
+    PartnerGrant,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from accounts.roles import Role
+from accounts.scopes import Scope
+from accounts.services_api import KEY_MARK, hash_secret
+from config.encryption import encrypt_text
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 
@@ -75,3 +91,76 @@ class NotificationFactory(factory.django.DjangoModelFactory):
     kind = "evidence_expiring"
     title = factory.Sequence(lambda n: f"Notification number {n} about evidence")
     body = factory.Sequence(lambda n: f"Body of notification number {n}")
+
+
+class PartnerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Partner
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Partner Consulting {n} LLP")
+    slug = factory.Sequence(lambda n: f"partner-consulting-{n}")
+    contact_email = factory.Sequence(lambda n: f"api{n}@partner.example")
+
+
+class PartnerGrantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PartnerGrant
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    partner = factory.SubFactory(PartnerFactory)
+    scopes = factory.LazyFunction(lambda: [scope.value for scope in Scope])
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    """A key whose secret is `<prefix>_` followed by 32 "x"s; `api_secret(key)` rebuilds it."""
+
+    class Meta:
+        model = ApiKey
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    name = factory.Sequence(lambda n: f"Sync script {n}")
+    prefix = factory.Sequence(lambda n: f"{KEY_MARK}{n:08d}")
+    secret_hash = factory.LazyAttribute(lambda key: hash_secret(f"{key.prefix}_{'x' * 32}"))
+    scopes = factory.LazyFunction(lambda: [scope.value for scope in Scope])
+
+
+def api_secret(key: ApiKey) -> str:
+    return f"{key.prefix}_{'x' * 32}"
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookEndpoint
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    url = factory.Sequence(lambda n: f"https://hooks{n}.example.com/greenlight")
+    description = factory.Sequence(lambda n: f"Ticketing hook number {n}")
+    events = factory.LazyFunction(lambda: ["evidence.expired", "report.ready"])
+    secret_encrypted = factory.LazyFunction(lambda: encrypt_text("whsec_test"))
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookDelivery
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    endpoint = factory.SubFactory(WebhookEndpointFactory, organisation=factory.SelfAttribute("..organisation"))
+    event = "report.ready"
+    payload = factory.LazyFunction(lambda: {"event": "report.ready", "data": {}})
+    response_body = factory.Sequence(lambda n: f"Receiver said thanks number {n}")
+
+
+class IdempotencyRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IdempotencyRecord
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    principal = factory.Sequence(lambda n: f"key:{n}")
+    key = factory.Sequence(lambda n: f"retry-token-{n}")
+    request_fingerprint = "0" * 64

@@ -15,4 +15,13 @@ def _organisation_id(organisation: Organisation) -> int:
     return organisation.pk
 
 
-KWARG_RESOLVERS = {"token": _invitation_token, "organisation_id": _organisation_id}
+def _organisation_slug(organisation: Organisation) -> str:
+    # API URLs name the organisation by slug; the walked user is not a member, so they must 404.
+    return organisation.slug
+
+
+KWARG_RESOLVERS = {
+    "token": _invitation_token,
+    "organisation_id": _organisation_id,
+    "organisation_slug": _organisation_slug,
+}

@@ -160,7 +160,8 @@ def test_api_control_list_in_constant_queries(library, personas, client_for, dja
 
 def test_api_refuses_anonymous_with_problem_json(library, client_for):
     response = client_for(None).get("/api/v1/frameworks/")
-    assert response.status_code == 403
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
     assert response["Content-Type"] == "application/problem+json"
 
 

@@ -1,0 +1,5 @@
+"""chat's API under /api/v1/organisations/{organisation_slug}/."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []

@@ -2,14 +2,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+from django.utils.cache import add_never_cache_headers
 
-from accounts import services
+from accounts import services, services_api
 from accounts.audit import Actor
-from accounts.models import AuditEvent, Invitation, Membership, Organisation, User
+from accounts.forms_api_keys import PartnerKeyForm
+from accounts.models import ApiKey, AuditEvent, Invitation, Membership, Organisation, Partner, PartnerGrant, User
 from accounts.roles import ROLE_CAPABILITIES, Role
 
 
@@ -101,3 +107,151 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["organisation"]
     search_fields = ["summary", "actor_label", "organisation__name"]
     date_hierarchy = "created_at"
+
+
+# --- Partner API access ---------------------------------------------------------------------------
+class PartnerKeyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The partner's keys, as the ApiKey admin shows them: never the hash."""
+
+    model = ApiKey
+    extra = 0
+    fields = ("name", "prefix", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at")
+    readonly_fields = fields
+    show_change_link = True
+    verbose_name = "API key"
+
+
+@admin.register(Partner)
+class PartnerAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "contact_email", "is_active", "organisations", "created_at"]
+    list_editable = ["is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "slug", "contact_email"]
+    prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ["created_at"]
+    inlines = [PartnerKeyInline]
+    actions = ["suspend", "reactivate"]
+
+    # Suspended, never deleted: organisations' grants and audit trails refer to the partner.
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
+        standing = Q(grants__revoked_at__isnull=True)
+        return super().get_queryset(request).annotate(organisation_count=Count("grants", filter=standing))
+
+    @admin.display(description="Organisations", ordering="organisation_count")
+    def organisations(self, obj: Partner) -> int:
+        return obj.organisation_count  # type: ignore[attr-defined]
+
+    @admin.action(description="Suspend selected partners (their keys stop working everywhere)")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
+        updated = queryset.update(is_active=False)
+        self.message_user(request, f"Suspended {updated} partner(s).", messages.SUCCESS)
+
+    @admin.action(description="Reactivate selected partners")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
+        updated = queryset.update(is_active=True)
+        self.message_user(request, f"Reactivated {updated} partner(s).", messages.SUCCESS)
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<int:partner_id>/issue-key/",
+                self.admin_site.admin_view(self.issue_key_view),
+                name="accounts_partner_issue_key",
+            ),
+            *super().get_urls(),
+        ]
+
+    def issue_key_view(self, request: HttpRequest, partner_id: int) -> HttpResponse:
+        """Issue a key for the partner and show its secret on this response only (never a message)."""
+        partner = get_object_or_404(Partner, pk=partner_id)
+        if not self.has_change_permission(request, partner):
+            raise PermissionDenied
+        form = PartnerKeyForm(request.POST or None)
+        issued = None
+        if request.method == "POST" and form.is_valid():
+            issued = services_api.partner_key_create(
+                partner=partner,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+                expires_at=form.cleaned_data["expires_on"],
+                actor=Actor.from_request(request),
+            )
+            self.log_change(request, partner, f"Issued the API key {issued.key.name} ({issued.key.prefix}).")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Issue an API key for {partner.name}",
+            "opts": self.model._meta,
+            "original": partner,
+            "form": form,
+            "issued": issued,
+        }
+        response = TemplateResponse(request, "admin/accounts/partner/issue_key.html", context)
+        if issued is not None:
+            add_never_cache_headers(response)
+        return response
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Keys are made in settings (an organisation's) or from a partner's page here; the hash is never shown."""
+
+    list_display = ["name", "prefix", "holder", "created_at", "last_used_at", "expires_at", "status"]
+    list_select_related = ["organisation", "partner"]
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), ("partner", admin.EmptyFieldListFilter))
+    search_fields = ["name", "prefix", "organisation__name", "partner__name"]
+    # Listed, so secret_hash never appears.
+    fields = readonly_fields = (
+        "name",
+        "prefix",
+        "organisation",
+        "partner",
+        "scopes",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "rotated_from",
+    )
+    actions = ["revoke"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
+        return super().get_queryset(request).select_related("organisation", "partner", "created_by", "rotated_from")
+
+    @admin.display(description="Belongs to")
+    def holder(self, obj: ApiKey) -> str:
+        return f"Partner: {obj.partner}" if obj.partner_id else str(obj.organisation)
+
+    @admin.display(description="Status")
+    def status(self, obj: ApiKey) -> str:
+        return obj.status.capitalize()
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        # The model admin is read-only; revoking is the one change, for those who may change keys.
+        return request.user.has_perm("accounts.change_apikey")
+
+    @admin.action(description="Revoke selected keys (they stop working at once)", permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        actor = Actor.from_request(request)
+        revoked = 0
+        for key in queryset.filter(revoked_at__isnull=True).select_related("organisation", "partner"):
+            services_api.api_key_revoke(key=key, actor=actor)
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
+
+
+@admin.register(PartnerGrant)
+class PartnerGrantAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Grants are given and revoked by each organisation in its settings; staff only look."""
+
+    list_display = ["partner", "organisation", "scope_list", "granted_at", "granted_by", "revoked_at"]
+    list_select_related = ["partner", "organisation", "granted_by"]
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ["partner__name", "organisation__name"]
+
+    @admin.display(description="Scopes")
+    def scope_list(self, obj: PartnerGrant) -> str:
+        return ", ".join(obj.scopes)

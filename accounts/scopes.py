@@ -35,7 +35,8 @@ class Scope(StrEnum):
 
     @property
     def writes(self) -> bool:
-        return not self.value.endswith(":read")
+        # Asking the assistant changes nothing (viewers may ask on the page too).
+        return not self.value.endswith((":read", ":ask"))
 
 
 SCOPE_DESCRIPTIONS: dict[Scope, str] = {

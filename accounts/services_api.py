@@ -12,7 +12,7 @@ import hmac
 import secrets
 import string
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,6 +23,7 @@ from accounts.audit import SYSTEM, Actor, audit_record
 from accounts.models import ApiKey, Organisation, Partner, PartnerGrant
 from accounts.roles import Capability
 from accounts.scopes import Scope, parse_scopes
+from config.formatting import long_date
 
 KEY_MARK = "glk_"
 ALPHABET = string.ascii_letters + string.digits
@@ -33,7 +34,8 @@ ROTATION_GRACE = timedelta(hours=24)
 @dataclass(frozen=True)
 class IssuedKey:
     key: ApiKey
-    secret: str  # the whole key, e.g. glk_Ab12Cd34_...; never stored, shown once
+    # The whole key, e.g. glk_Ab12Cd34_...; never stored, shown once, and kept out of reprs (tracebacks, logs).
+    secret: str = field(repr=False)
 
 
 def _random(length: int) -> str:
@@ -99,6 +101,20 @@ def _administer(organisation: Organisation, actor: Actor) -> None:
     require_actor(organisation, actor, Capability.ADMINISTER, what="API keys")
 
 
+def _greenlight_staff(actor: Actor) -> bool:
+    return actor.key is None and actor.user is not None and actor.user.is_staff
+
+
+def _manage(key: ApiKey, actor: Actor) -> None:
+    """Who may rotate or revoke a key: an organisation's key, its owners and admins (or Greenlight staff,
+    say for a leaked key); a partner's key, Greenlight staff or the system, never an organisation."""
+    if key.organisation_id:
+        if not _greenlight_staff(actor):
+            _administer(key.organisation, actor)  # type: ignore[arg-type]
+    elif not (_greenlight_staff(actor) or (actor.user is None and actor.key is None)):
+        raise PermissionDenied("A partner's keys are managed by Greenlight staff.")
+
+
 @transaction.atomic
 def api_key_create(
     *, organisation: Organisation, name: str, scopes: Iterable[str], expires_at: datetime | None, actor: Actor
@@ -125,11 +141,13 @@ def _lock(key: ApiKey) -> ApiKey:
 def api_key_rotate(*, key: ApiKey, actor: Actor, grace: timedelta = ROTATION_GRACE) -> IssuedKey:
     """A new key with the same name, scopes and expiry; the old one stops after `grace`."""
     holder = {"organisation": key.organisation} if key.organisation_id else {"partner": key.partner}
-    if key.organisation_id:
-        _administer(key.organisation, actor)  # type: ignore[arg-type]
+    _manage(key, actor)
     key = _lock(key)
     if not key.is_usable:
         raise ValidationError("Only an active key can be rotated.")
+    # A key is replaced once: rotating it again in its grace period would leave two live successors.
+    if ApiKey.objects.filter(rotated_from=key).exists():
+        raise ValidationError("This key has already been rotated; rotate its replacement instead.")
     issued = _new_key(name=key.name, scopes=list(key.scopes), expires_at=key.expires_at, actor=actor, **holder)
     issued.key.rotated_from = key
     issued.key.save(update_fields=["rotated_from"])
@@ -143,7 +161,7 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: timedelta = ROTATION_GRA
             actor=actor,
             action="api_key.rotated",
             summary=f"Rotated the API key {key.name}: {issued.key.prefix} replaces {key.prefix}, "
-            f"which stops working at {timezone.localtime(key.expires_at):%H:%M on %d %B %Y}",
+            f"which stops working at {stops_at(key)}",
             target=issued.key,
         )
     return issued
@@ -151,8 +169,7 @@ def api_key_rotate(*, key: ApiKey, actor: Actor, grace: timedelta = ROTATION_GRA
 
 @transaction.atomic
 def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
-    if key.organisation_id:
-        _administer(key.organisation, actor)  # type: ignore[arg-type]
+    _manage(key, actor)
     key = _lock(key)
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
@@ -166,6 +183,14 @@ def api_key_revoke(*, key: ApiKey, actor: Actor) -> ApiKey:
                 target=key,
             )
     return key
+
+
+def stops_at(key: ApiKey) -> str:
+    """When a key stops working, for people: "14:05 on 23 November 2026" (local time)."""
+    if key.expires_at is None:
+        return "never"
+    local = timezone.localtime(key.expires_at)
+    return f"{local:%H:%M} on {long_date(local.date())}"
 
 
 def api_key_touch(key: ApiKey) -> None:

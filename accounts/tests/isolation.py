@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accounts.models import Invitation, Organisation
+from accounts.models import Invitation, Organisation, PartnerGrant
 from accounts.services import invitation_token
 
 
@@ -15,6 +15,18 @@ def _organisation_id(organisation: Organisation) -> int:
     return organisation.pk
 
 
+def _api_key_id(organisation: Organisation) -> int:
+    # Keys may belong to a partner instead, so ApiKey is not a tenant model; this one is the organisation's.
+    from accounts.tests.factories import ApiKeyFactory
+
+    return ApiKeyFactory(organisation=organisation).pk
+
+
+def _partner_id(organisation: Organisation) -> int:
+    # Partners belong to Greenlight (their admin pages are staff-only); this one was granted access.
+    return PartnerGrant.objects.filter(organisation=organisation).earliest("pk").partner_id
+
+
 def _organisation_slug(organisation: Organisation) -> str:
     # API URLs name the organisation by slug; the walked user is not a member, so they must 404.
     return organisation.slug
@@ -24,4 +36,6 @@ KWARG_RESOLVERS = {
     "token": _invitation_token,
     "organisation_id": _organisation_id,
     "organisation_slug": _organisation_slug,
+    "apikey_id": _api_key_id,
+    "partner_id": _partner_id,
 }

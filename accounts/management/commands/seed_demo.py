@@ -12,12 +12,14 @@ from django.db import transaction
 
 from accounts import services
 from accounts.audit import SYSTEM
-from accounts.models import Membership, Organisation, User
+from accounts.models import Membership, Organisation, Partner, User
 from accounts.roles import Role
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Demo Bakery Ltd"
 DEMO_PASSWORD = "greenlight-demo"
+# A partner the demo organisation can grant API access to in Settings > Partners.
+DEMO_PARTNER = {"slug": "northwind-it", "name": "Northwind IT Services Ltd", "contact_email": "api@northwind.example"}
 DEMO_PEOPLE = [
     ("owner@demo.greenlight.test", "Olivia Owner", Role.OWNER, False),
     ("consultant@demo.greenlight.test", "Connor Consultant", Role.CONSULTANT, True),
@@ -41,6 +43,10 @@ class Command(BaseCommand):
                 )
             for person, (_email, _name, role, _staff) in zip(people, DEMO_PEOPLE, strict=True):
                 Membership.objects.get_or_create(organisation=organisation, user=person, defaults={"role": role})
+            Partner.objects.get_or_create(
+                slug=DEMO_PARTNER["slug"],
+                defaults={"name": DEMO_PARTNER["name"], "contact_email": DEMO_PARTNER["contact_email"]},
+            )
         self.stdout.write(self.style.SUCCESS(f"Demo organisation '{organisation.name}' (slug {DEMO_SLUG}) is ready."))
         for email, _name, role, _staff in DEMO_PEOPLE:
             self.stdout.write(f"  {role.label:<11} {email}  password: {DEMO_PASSWORD}")

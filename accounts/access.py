@@ -18,7 +18,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 
 from accounts.audit import Actor
-from accounts.models import Invitation, Membership, Organisation
+from accounts.models import ApiKey, Invitation, Membership, Organisation, PartnerGrant, WebhookDelivery, WebhookEndpoint
 from accounts.roles import Capability
 
 View = Callable[..., HttpResponseBase]
@@ -97,4 +97,35 @@ def get_invitation_for(request: HttpRequest, pk: Any, *, write: bool = False) ->
         Invitation.objects.select_related("organisation"),
         pk,
         capability=Capability.ADMINISTER if write else Capability.VIEW,
+    )
+
+
+# API keys and partner grants are administration whichever way they are touched: reading them shows
+# who can reach the organisation's data, so `write` does not lower the bar.
+def get_api_key_for(request: HttpRequest, pk: Any, *, write: bool = False) -> ApiKey:
+    """One of the organisation's own keys (never a partner's: those have no organisation)."""
+    return get_tenant_object_or_404(
+        request, ApiKey.objects.select_related("organisation"), pk, capability=Capability.ADMINISTER
+    )
+
+
+def get_partner_grant_for(request: HttpRequest, pk: Any, *, write: bool = False) -> PartnerGrant:
+    return get_tenant_object_or_404(
+        request, PartnerGrant.objects.select_related("organisation", "partner"), pk, capability=Capability.ADMINISTER
+    )
+
+
+# Webhooks too: an endpoint's address and delivery log show where the organisation's data is sent.
+def get_webhook_endpoint_for(request: HttpRequest, pk: Any, *, write: bool = False) -> WebhookEndpoint:
+    return get_tenant_object_or_404(
+        request, WebhookEndpoint.objects.select_related("organisation", "partner"), pk, capability=Capability.ADMINISTER
+    )
+
+
+def get_webhook_delivery_for(request: HttpRequest, pk: Any, *, write: bool = False) -> WebhookDelivery:
+    return get_tenant_object_or_404(
+        request,
+        WebhookDelivery.objects.select_related("organisation", "endpoint__organisation"),
+        pk,
+        capability=Capability.ADMINISTER,
     )

@@ -455,12 +455,27 @@ class WebhookDelivery(TenantModel):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Set for news that must reach an endpoint once only (a task found overdue): a second emit is skipped.
+    dedupe_key = models.CharField(max_length=100, blank=True)
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(status__in=DeliveryStatus.values), name="webhook_delivery_status")
+            models.CheckConstraint(
+                condition=models.Q(status__in=DeliveryStatus.values), name="webhook_delivery_status"
+            ),
+            models.UniqueConstraint(
+                fields=["endpoint", "dedupe_key"], condition=~models.Q(dedupe_key=""), name="webhook_delivery_once"
+            ),
         ]
-        indexes = [models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_recent")]
+        indexes = [
+            models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_recent"),
+            # The sweep looks only for deliveries still waiting for an attempt.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]),
+                name="webhook_delivery_due",
+            ),
+        ]
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:

@@ -120,6 +120,14 @@ KINDS: dict[str, NotificationKind] = {
             Channel.DIGEST,
         ),
         NotificationKind(
+            "webhook_disabled",
+            "Webhook turned off",
+            "A webhook endpoint failed 5 deliveries in a row, so Greenlight stopped sending events to it.",
+            "Owners and admins",
+            ADMINISTRATORS,
+            Channel.EMAIL,
+        ),
+        NotificationKind(
             "assistant_escalation",
             "Question for a consultant",
             "A member asked the organisation's consultants about an assistant conversation.",

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from celery import Task, shared_task
+from django.utils import timezone
 
 from accounts.models import Invitation
 
 logger = logging.getLogger(__name__)
+
+# Below the Redis visibility timeout (CELERY_BROKER_TRANSPORT_OPTIONS), so a scheduled retry runs once.
+WEBHOOK_COUNTDOWN_MAX_SECONDS = 50 * 60
 
 
 @shared_task(
@@ -62,3 +67,46 @@ def send_digests() -> int:
     from accounts.notifications import digests_send
 
     return digests_send()
+
+
+@shared_task(name="accounts.prune_idempotency_records")
+def prune_idempotency_records() -> int:
+    from config.api.idempotency import idempotency_records_prune
+
+    return idempotency_records_prune()
+
+
+@shared_task(name="accounts.deliver_webhook")
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt at a webhook delivery. After a failure, a worker schedules the next attempt itself;
+    with no broker (tasks run eagerly, inside a web request) retrying here would hold that request up, so
+    the next attempt is left to `deliver_due_webhooks`, which finds it by `next_attempt_at`."""
+    from accounts.models import DeliveryStatus
+    from accounts.webhook_delivery import webhook_deliver
+
+    delivery = webhook_deliver(delivery_id=delivery_id)
+    if delivery is None:
+        return "skipped"
+    if (
+        delivery.status == DeliveryStatus.RETRYING
+        and delivery.next_attempt_at is not None
+        and not deliver_webhook.app.conf.task_always_eager
+    ):
+        wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+        # Redis hands a message still waiting after its visibility timeout (an hour) to another worker;
+        # the later retries (2 and 6 hours) are left to the sweep instead, at most 5 minutes late.
+        if wait < WEBHOOK_COUNTDOWN_MAX_SECONDS:
+            deliver_webhook.apply_async(args=(delivery_id,), countdown=max(1, math.ceil(wait)))
+    return str(delivery.status)
+
+
+@shared_task(name="accounts.deliver_due_webhooks")
+def deliver_due_webhooks() -> int:
+    """Every few minutes: send the webhook deliveries whose time has come that no worker has scheduled
+    (retries recorded without a broker, and sends a lost worker left behind)."""
+    from accounts.webhooks import webhook_deliveries_due
+
+    due = webhook_deliveries_due()
+    for delivery_id in due:
+        deliver_webhook.delay(delivery_id)
+    return len(due)

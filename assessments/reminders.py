@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import Membership, User
 from accounts.notifications import notify
 from accounts.roles import Capability
+from accounts.webhooks import api_url, organisations_subscribed, webhook_emit
 from assessments.models import AssessmentRound, PlanTask, TaskStatus
 from config.formatting import long_date
 
@@ -29,6 +30,9 @@ logger = logging.getLogger(__name__)
 TASK_DUE_SOON_DAYS = 7
 # An open assessment with no change to any answer for this long is "not touched".
 STALE_AFTER_DAYS = 30
+# Webhooks announce a task that became overdue within this many days (a missed daily run is caught up);
+# tasks overdue for longer when an endpoint subscribes are old news, not announced.
+OVERDUE_ANNOUNCE_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class ReminderReport:
     tasks_due: int
     tasks_overdue: int
     stale_assessments: int
+    tasks_announced: int = 0  # task.overdue webhook deliveries recorded
 
 
 def _when(days: int) -> str:
@@ -101,6 +106,43 @@ def plan_tasks_remind(*, today: date | None = None) -> tuple[int, int]:
     return due, overdue
 
 
+def overdue_tasks_announce(*, today: date | None = None) -> int:
+    """Tell webhook subscribers about each open task found overdue, owned or not: once per task and due
+    date (a new due date is news again). Only organisations with a subscribed endpoint are looked at."""
+    today = today or timezone.localdate()
+    organisation_ids = organisations_subscribed("task.overdue")
+    if not organisation_ids:
+        return 0
+    tasks = (
+        PlanTask.objects.exclude(status=TaskStatus.DONE)
+        .filter(
+            organisation_id__in=organisation_ids,
+            due_date__lt=today,
+            due_date__gte=today - timedelta(days=OVERDUE_ANNOUNCE_DAYS),
+        )
+        .select_related("organisation")
+        .order_by("due_date", "pk")
+    )
+    recorded = 0
+    for task in tasks:
+        deliveries = webhook_emit(
+            organisation=task.organisation,
+            event="task.overdue",
+            data={
+                "task": {
+                    "id": task.pk,
+                    "title": task.title,
+                    "due_date": task.due_date,
+                    "status": task.status,
+                    "url": api_url(task.organisation, f"tasks/{task.pk}/"),
+                }
+            },
+            dedupe_key=f"task-overdue:{task.pk}:{task.due_date}",
+        )
+        recorded += len(deliveries)
+    return recorded
+
+
 def _administrators(organisation_ids: set[int]) -> dict[int, list[User]]:
     found: dict[int, list[User]] = defaultdict(list)
     for membership in Membership.objects.filter(organisation_id__in=organisation_ids).select_related("user"):
@@ -146,6 +188,11 @@ def reminders_send(*, now: datetime | None = None) -> ReminderReport:
     """The daily run for the assessments domain."""
     now = now or timezone.now()
     due, overdue = plan_tasks_remind(today=timezone.localtime(now).date())
-    report = ReminderReport(tasks_due=due, tasks_overdue=overdue, stale_assessments=stale_assessments_remind(now=now))
+    report = ReminderReport(
+        tasks_due=due,
+        tasks_overdue=overdue,
+        stale_assessments=stale_assessments_remind(now=now),
+        tasks_announced=overdue_tasks_announce(today=timezone.localtime(now).date()),
+    )
     logger.info("Assessment reminders: %s", report)
     return report

@@ -22,6 +22,7 @@ from accounts.access import require_actor
 from accounts.audit import Actor, audit_record
 from accounts.models import Organisation
 from accounts.roles import Capability
+from accounts.webhooks import api_url, webhook_emit
 from assessments.models import REPORT_STALE_AFTER, ReportRun, ReportStatus, report_upload_path
 from assessments.reports import ReportError, builder_for
 
@@ -139,6 +140,20 @@ def report_build(*, run_id: int) -> ReportRun | None:
                 message="Ready to download",
                 finished_at=timezone.now(),
             )
+            if finished:
+                # Webhook subscribers hear of it once this commits (accounts.webhooks: sent by a worker).
+                webhook_emit(
+                    organisation=run.organisation,
+                    event="report.ready",
+                    data={
+                        "report": {
+                            "id": run.pk,
+                            "kind": run.kind,
+                            "url": api_url(run.organisation, f"reports/{run.pk}/"),
+                            "download_url": api_url(run.organisation, f"reports/{run.pk}/download/"),
+                        }
+                    },
+                )
         if not finished:  # taken over by another worker meanwhile: its file is the one kept
             run.file.storage.delete(stored)
     except ReportError as error:

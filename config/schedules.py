@@ -15,6 +15,10 @@ PERIODIC_TASKS: dict[str, tuple[str, dict[str, str]]] = {
     "Remind owners of policy reviews": ("policies.send_reminders", {"minute": "20", "hour": "7"}),
     # After the morning's reminders, so those chosen for the digest arrive the same day.
     "Send the daily notification digest": ("accounts.send_digests", {"minute": "0", "hour": "8"}),
+    # Webhook retries that no worker scheduled (no broker, or a lost worker) go out from here.
+    "Send webhook deliveries that are due": ("accounts.deliver_due_webhooks", {"minute": "*/5"}),
+    # Idempotency keys are honoured for a day; older records only take up space.
+    "Forget day-old API idempotency keys": ("accounts.prune_idempotency_records", {"minute": "50", "hour": "3"}),
 }
 
 

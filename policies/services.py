@@ -23,6 +23,7 @@ from accounts.access import require_actor
 from accounts.audit import Actor, audit_record
 from accounts.models import Organisation
 from accounts.roles import Capability
+from accounts.webhooks import api_url, webhook_emit
 from chat.ai.errors import AIError
 from compliance.models import Control
 from policies.drafting import DraftCancelled, draft_sections
@@ -380,6 +381,20 @@ def policy_publish(*, policy: Policy, actor: Actor, today: date | None = None) -
     months = template.review_months if template else DEFAULT_REVIEW_MONTHS
     _touch(policy, status=PolicyStatus.PUBLISHED, review_date=add_months(today, months))
     _audit(policy, actor, "policy.published", f"Published version {version.number} of “{policy.title}”", version)
+    # Webhook subscribers hear of it once this commits (accounts.webhooks: recorded here, sent by a worker).
+    webhook_emit(
+        organisation=policy.organisation,
+        event="policy.published",
+        data={
+            "policy": {
+                "id": policy.pk,
+                "title": policy.title,
+                "version": version.number,
+                "published_at": version.published_at,
+                "url": api_url(policy.organisation, f"policies/{policy.pk}/"),
+            }
+        },
+    )
     return version
 
 

@@ -17,6 +17,7 @@ from accounts.audit import SYSTEM, audit_record
 from accounts.models import Membership, Organisation, User
 from accounts.notifications import notify
 from accounts.roles import Capability
+from accounts.webhooks import api_url, webhook_emit
 from evidence.models import COUNTING_STATUSES, Evidence, EvidenceStatus
 from evidence.quality import long_date
 
@@ -86,6 +87,19 @@ def evidence_expire_and_remind(*, today: date | None = None) -> ExpiryReport:
                         url=reverse("evidence_detail", kwargs={"evidence_id": item.pk}),
                         dedupe_key=f"evidence-expired:{item.pk}:{item.valid_until}",
                     )
+                # Webhook subscribers hear of it once this commits (accounts.webhooks: sent by a worker).
+                webhook_emit(
+                    organisation=organisation,
+                    event="evidence.expired",
+                    data={
+                        "evidence": {
+                            "id": item.pk,
+                            "title": item.title,
+                            "valid_until": item.valid_until,
+                            "url": api_url(organisation, f"evidence/{item.pk}/"),
+                        }
+                    },
+                )
         from assessments.services import snapshot_schedule
 
         snapshot_schedule(organisation=organisation)

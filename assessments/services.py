@@ -9,11 +9,12 @@ from typing import Any
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.audit import Actor, audit_record
 from accounts.models import Organisation, User
+from accounts.webhooks import api_url, webhook_emit, webhooks_wanted
 from assessments import selectors
 from assessments.models import (
     Answer,
@@ -187,6 +188,14 @@ def round_start(*, organisation: Organisation, name: str, actor: Actor) -> Asses
     return new_round
 
 
+class StaleAnswer(Exception):
+    """Raised by `answer_save(refuse_stale=True)` when the answer changed since the caller read it."""
+
+    def __init__(self, answer: Answer | None) -> None:
+        super().__init__("The answer changed since it was read.")
+        self.answer = answer
+
+
 @dataclass
 class AnswerResult:
     answer: Answer
@@ -213,12 +222,17 @@ def answer_save(
     owner: User | None = None,
     expected_version: int | None = None,
     apply_to_mapped: bool = False,
+    refuse_stale: bool = False,
 ) -> AnswerResult:
     """Answer one control in the open round (last write wins, and the audit log keeps what it replaced).
 
     Saving the same answer twice changes nothing, so double submits are harmless. With
     `apply_to_mapped` (combined mode), the answer also goes to every adopted control that is equal to
     this one, or that this one covers, unless that control has an answer of its own.
+
+    With `refuse_stale` (the API's optimistic concurrency), an `expected_version` that is not the
+    answer's current one (0: no answer yet) raises StaleAnswer instead of overwriting, whoever
+    answered in between; sending what is already saved still changes nothing and raises nothing.
     """
     if status not in AnswerStatus.values:
         raise ValidationError("Choose implemented, partially, not implemented or not applicable.")
@@ -233,6 +247,11 @@ def answer_save(
         .first()
     )
     values = {"status": status, "notes": notes.strip(), "justification": justification.strip(), "owner": owner}
+    if refuse_stale and expected_version is not None:
+        current_version = answer.version if answer is not None else 0
+        same = answer is not None and all(getattr(answer, name) == value for name, value in values.items())
+        if expected_version != current_version and not same:
+            raise StaleAnswer(answer)
     overwrote = ""
     if answer is None:
         answer = Answer(
@@ -371,6 +390,8 @@ def snapshot_take(*, organisation: Organisation) -> list[ReadinessSnapshot]:
         )
         for f in readiness.frameworks
     ]
+    # Before the new rows exist, so each framework is compared with its previous snapshot.
+    _readiness_changes_emit(organisation, rows)
     if rows:
         from assessments.scoring import band_for
 
@@ -388,6 +409,39 @@ def snapshot_take(*, organisation: Organisation) -> list[ReadinessSnapshot]:
             )
         )
     return ReadinessSnapshot.objects.bulk_create(rows)
+
+
+def _readiness_changes_emit(organisation: Organisation, rows: list[ReadinessSnapshot]) -> None:
+    """Webhook subscribers hear of each framework whose score or band differs from its previous snapshot
+    (a framework's first snapshot is not a change). Nothing is looked up when nobody subscribes."""
+    if not rows or not webhooks_wanted(organisation=organisation, event="readiness.changed"):
+        return
+    latest = (
+        ReadinessSnapshot.objects.filter(organisation=organisation, framework=OuterRef("framework"))
+        .order_by("-taken_at", "-pk")
+        .values("pk")[:1]
+    )
+    previous = {
+        snapshot.framework_id: snapshot
+        for snapshot in ReadinessSnapshot.objects.filter(
+            organisation=organisation, framework_id__in=[row.framework_id for row in rows], pk=Subquery(latest)
+        )
+    }
+    for row in rows:
+        before = previous.get(row.framework_id)
+        if before is None or (before.score == row.score and before.band == row.band):
+            continue
+        assert row.framework is not None  # only per-framework rows have a previous snapshot
+        webhook_emit(
+            organisation=organisation,
+            event="readiness.changed",
+            data={
+                "framework": {"slug": row.framework.slug, "name": row.framework.name},
+                "previous": {"score": float(before.score), "band": before.band},
+                "current": {"score": float(row.score), "band": row.band},
+                "url": api_url(organisation, "readiness/"),
+            },
+        )
 
 
 # --- Implementation plan --------------------------------------------------------------------------

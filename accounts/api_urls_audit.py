@@ -1,5 +1,9 @@
-"""Part of the API under /api/v1/organisations/{organisation_slug}/ (being built)."""
+"""The audit log in the API under /api/v1/organisations/{organisation_slug}/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from accounts import api_audit
+
+urlpatterns = [
+    path("audit-events/", api_audit.AuditEventList.as_view(), name="api_audit_event_list"),
+]

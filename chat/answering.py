@@ -84,17 +84,22 @@ class Answer:
 
 
 def answer_question(
-    question: str, *, organisation: Organisation | None, progress: Callable[[str], None] | None = None
+    question: str,
+    *,
+    organisation: Organisation | None,
+    progress: Callable[[str], None] | None = None,
+    framework: str = "",
 ) -> Answer:
     """A grounded answer with validated citations. Never raises for provider failures.
 
     `progress` hears what is happening, in words for the person waiting, as each stage starts.
+    `framework` (a library slug) puts that framework's controls first, as if the question named it.
     """
     report = progress or (lambda stage: None)
     started = time.perf_counter()
     question = " ".join(question.split())[:MAX_QUESTION]
     report("Searching the framework library and your own documents…")
-    passages = retrieve(question, organisation=organisation)
+    passages = retrieve(question, organisation=organisation, framework=framework)
     report(_found(passages))
     output: dict[str, Any]
     if organisation is None:

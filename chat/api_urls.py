@@ -1,5 +1,9 @@
 """chat's API under /api/v1/organisations/{organisation_slug}/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from chat import api
+
+urlpatterns = [
+    path("assistant/ask/", api.AssistantAsk.as_view(), name="api_assistant_ask"),
+]

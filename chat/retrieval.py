@@ -150,9 +150,11 @@ def named_frameworks(question: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def retrieve(question: str, *, organisation: Organisation | None, limit: int = 8) -> list[Passage]:
+def retrieve(question: str, *, organisation: Organisation | None, limit: int = 8, framework: str = "") -> list[Passage]:
     """The passages to answer from: the organisation's computed figures when asked about (readiness and
-    its costliest gaps' controls, the profile), then the best controls, then its own documents."""
+    its costliest gaps' controls, the profile), then the best controls, then its own documents.
+
+    `framework` (a library slug) counts as named in the question: its controls come first."""
     question = question.strip()
     if not question or limit <= 0:
         return []
@@ -168,7 +170,7 @@ def retrieve(question: str, *, organisation: Organisation | None, limit: int = 8
     # in the library: its costliest gaps' controls are what to read. Otherwise the question's topic is.
     topic = library_topic(question) if found else question
     if topic:
-        controls = _control_passages(topic, organisation=organisation, limit=room)
+        controls = _control_passages(topic, organisation=organisation, limit=room, preferred=framework)
     else:
         gap_ids = [pk for passage in found for pk in passage.gap_control_ids]
         controls = _controls_by_id(gap_ids[: min(GAP_CONTROLS, room)])
@@ -198,10 +200,12 @@ def _controls_by_id(ids: list[int]) -> list[Passage]:
 # --- library controls ---------------------------------------------------------------------------
 
 
-def _control_passages(question: str, *, organisation: Organisation | None, limit: int) -> list[Passage]:
+def _control_passages(
+    question: str, *, organisation: Organisation | None, limit: int, preferred: str = ""
+) -> list[Passage]:
     if limit <= 0:
         return []
-    named = named_frameworks(question)
+    named = list(dict.fromkeys([*([preferred] if preferred else []), *named_frameworks(question)]))
     adopted: set[str] = set()
     if organisation is not None:
         adopted = set(

@@ -7,6 +7,7 @@ composer as its last resort); its citations are validated there, before anything
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,10 +15,15 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.access import require_actor
 from accounts.audit import Actor, audit_record
 from accounts.models import Membership, Organisation
-from accounts.roles import Role
+from accounts.roles import Capability, Role
 from chat.models import Conversation, Message, MessageRole, ProposalStatus
+from compliance.models import Framework
+
+if TYPE_CHECKING:
+    from chat.answering import Answer
 
 # The longest question accepted: enough for a pasted clause, short enough to keep prompts bounded.
 MAX_QUESTION_CHARS = 4000
@@ -27,7 +33,12 @@ TITLE_CHARS = 80
 
 
 class TooManyQuestions(ValidationError):
-    """The organisation asked more than QUESTIONS_PER_MINUTE in the last minute."""
+    """The organisation asked more than QUESTIONS_PER_MINUTE in the last minute; `retry_after` is the
+    seconds until the next minute's allowance starts."""
+
+    def __init__(self, message: str, *, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def _membership(organisation: Organisation, actor: Actor) -> Membership:
@@ -48,13 +59,15 @@ def _title_from(question: str) -> str:
 
 
 def _throttle(organisation: Organisation) -> None:
-    key = f"assistant-questions:{organisation.pk}:{timezone.now():%Y%m%d%H%M}"
+    now = timezone.now()
+    key = f"assistant-questions:{organisation.pk}:{now:%Y%m%d%H%M}"
     added = cache.add(key, 1, timeout=90)
     count = 1 if added else cache.incr(key)
     if count > QUESTIONS_PER_MINUTE:
         raise TooManyQuestions(
             f"Your organisation has asked {QUESTIONS_PER_MINUTE} questions in the last minute. "
-            "Please wait a moment and ask again."
+            "Please wait a moment and ask again.",
+            retry_after=60 - now.second,
         )
 
 
@@ -199,3 +212,31 @@ def conversation_escalate(*, conversation: Conversation, actor: Actor, note: str
                 dedupe_key=f"escalation:{conversation.pk}:{conversation.escalated_at:%Y%m%d%H%M%S}",
             )
     return len(consultants)
+
+
+# --- Asked through the API --------------------------------------------------------------------------
+# Conversations are private to a person, and an API key is no person: a question asked with a key is
+# answered by the same pipeline, counted against the same limit, but not stored as a conversation. An
+# audit event records that it was asked, and by which key.
+API_AUDIT_QUESTION_CHARS = 200
+
+
+def question_answer_unstored(*, organisation: Organisation, actor: Actor, question: str, framework: str = "") -> Answer:
+    """Answer a question for the organisation without storing it; `framework` (a library slug) puts
+    that framework's controls first."""
+    from chat.answering import answer_question
+
+    require_actor(organisation, actor, Capability.VIEW, what="the assistant")
+    question = clean_question(question)
+    framework = framework.strip()
+    if framework and not Framework.objects.filter(slug=framework).exists():
+        raise ValidationError({"framework": "There is no framework with that slug in the library."})
+    _throttle(organisation)
+    answer = answer_question(question, organisation=organisation, framework=framework)
+    audit_record(
+        organisation=organisation,
+        actor=actor,
+        action="assistant.asked_via_api",
+        summary=f"Asked the assistant: “{question[:API_AUDIT_QUESTION_CHARS]}”",
+    )
+    return answer

@@ -12,8 +12,8 @@ class OrganisationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Organisation
-        fields = ("slug", "name", "created_at", "url")
-        read_only_fields = fields
+        fields: tuple[str, ...] = ("slug", "name", "created_at", "url")
+        read_only_fields: tuple[str, ...] = fields
 
     def get_url(self, organisation: Organisation) -> str:
         request = self.context.get("request")

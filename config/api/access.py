@@ -17,7 +17,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 
 from accounts.audit import Actor, KeyAccess, client_ip
-from accounts.models import ApiKey, Membership, Organisation, PartnerGrant
+from accounts.models import ApiKey, Membership, Organisation, PartnerGrant, User
 from accounts.scopes import Scope, capabilities_for_scopes, parse_scopes, scopes_for_role
 
 
@@ -89,6 +89,8 @@ def organisations_reachable(request: Request) -> QuerySet[Organisation]:
     """Every organisation the caller may name in a URL."""
     key = request.auth if isinstance(request.auth, ApiKey) else None
     if key is None:
+        if not isinstance(request.user, User):  # IsKeyOrSignedIn lets no one else this far
+            return Organisation.objects.none()
         return Organisation.objects.filter(
             pk__in=Membership.objects.filter(user=request.user).values("organisation_id")
         )

@@ -18,11 +18,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import IdempotencyRecord
 from config.api.access import principal_id
+from config.encryption import decrypt_text, encrypt_text
 
 HEADER = "Idempotency-Key"
 KEPT_FOR = timedelta(hours=24)
@@ -41,7 +43,8 @@ class IdempotencyMismatch(APIException):
 def fingerprint(request: Request) -> str:
     digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
     data = request.data
-    plain = {key: data.getlist(key) if hasattr(data, "getlist") else data[key] for key in data}
+    # A form's fields may repeat; a JSON body may be any JSON value, not only an object.
+    plain = {key: data.getlist(key) for key in data} if hasattr(data, "getlist") else data
     digest.update(json.dumps(plain, sort_keys=True, default=str).encode())
     for name, upload in sorted(request.FILES.items()):
         digest.update(f"\n{name}:{upload.name}:{upload.size}:".encode())
@@ -76,12 +79,27 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
                 transaction.set_rollback(True)
                 return response
             record.response_status = response.status_code
-            record.response_body = response.data
+            record.response_body = _as_json(response.data)
             record.response_location = response.headers.get("Location", "")
             record.save(update_fields=["response_status", "response_body", "response_location"])
             return response
 
     return wrapper
+
+
+def _as_json(data: Any) -> Any:
+    """What the client received, sealed: a response may carry a secret shown once (a webhook's signing
+    secret), so the stored copy is encrypted like other secrets at rest (config.encryption)."""
+    if data is None:
+        return None
+    # Rendered first: serializers may leave dates, decimals or lazy text in `data`.
+    return {"sealed": encrypt_text(JSONRenderer().render(data).decode())}
+
+
+def _unsealed(body: Any) -> Any:
+    if isinstance(body, dict) and set(body) == {"sealed"}:
+        return json.loads(decrypt_text(body["sealed"]))
+    return body
 
 
 def _replay(organisation: Any, principal: str, key: str, request_fingerprint: str) -> Response:
@@ -93,7 +111,7 @@ def _replay(organisation: Any, principal: str, key: str, request_fingerprint: st
     headers = {"Idempotent-Replayed": "true"}
     if record.response_location:
         headers["Location"] = record.response_location
-    return Response(record.response_body, status=record.response_status, headers=headers)
+    return Response(_unsealed(record.response_body), status=record.response_status, headers=headers)
 
 
 def idempotency_records_prune() -> int:

@@ -15,6 +15,7 @@ from accounts import selectors
 from accounts.models import AuditEvent
 from accounts.scopes import Scope
 from accounts.serializers_audit import AuditEventSerializer
+from config.api.filters import UtcIsoDateTimeFilter
 from config.api.views import OrganisationAPIView
 
 
@@ -26,12 +27,12 @@ class AuditEventFilter(django_filters.FilterSet):
     object_type = django_filters.CharFilter(
         help_text="Only events about this kind of object, as `<app>.<model>`, e.g. `evidence.evidence`."
     )
-    since = django_filters.IsoDateTimeFilter(
+    since = UtcIsoDateTimeFilter(
         field_name="created_at",
         lookup_expr="gte",
         help_text="Only events at or after this ISO 8601 time, e.g. `2026-11-21T09:00:00Z`.",
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = UtcIsoDateTimeFilter(
         field_name="created_at",
         lookup_expr="lt",
         help_text="Only events before this ISO 8601 time (not including it), e.g. `2026-11-22T00:00:00Z`.",

@@ -39,6 +39,7 @@ from assessments.serializers import (
 )
 from assessments.views.assessment import NOT_FOR_YOU, progress_for
 from compliance.models import Control
+from config.api.filters import UtcIsoDateTimeFilter
 from config.api.idempotency import idempotent
 from config.api.pagination import ApiCursorPagination
 from config.api.schema import PROBLEM_SCHEMA
@@ -279,7 +280,7 @@ class AnswerFilter(django_filters.FilterSet):
     framework = django_filters.CharFilter(field_name="control__framework__slug", help_text="A framework's slug.")
     control = django_filters.CharFilter(field_name="control__ref", help_text="A control's ref.")
     status = django_filters.ChoiceFilter(choices=AnswerStatus.choices)
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", help_text="Only answers changed at or after this moment."
     )
 

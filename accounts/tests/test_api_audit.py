@@ -150,3 +150,12 @@ def test_the_schema_documents_the_filters(client_for):
     names = {parameter["name"] for parameter in operation["parameters"]}
     assert {"action", "object_type", "since", "until", "cursor"} <= names
     assert operation["x-required-scope"] == Scope.AUDIT_READ
+
+
+@pytest.mark.parametrize("moment", ["0904-04-27T20:04:27-21:54", "2026-11-21T09:00:00+23:59"])
+def test_times_with_offsets_the_database_cannot_hold_are_read_in_utc(personas, api_for, moment):
+    # PostgreSQL refuses offsets beyond ±15:59, which Python accepts; the filter converts to UTC first.
+    response = api_for(personas.organisation).get(
+        "/api/v1/organisations/acme-bakery/audit-events/", {"until": moment, "since": moment}
+    )
+    assert response.status_code == 200

@@ -85,7 +85,9 @@ def _unreachable_copy_of(settings_dict: dict, tmp_path) -> dict:
         broken["NAME"] = str(tmp_path / "no-such-folder" / "greenlight.sqlite3")
     else:
         broken.update(HOST="127.0.0.1", PORT=1)
-        broken["OPTIONS"] = {**broken.get("OPTIONS", {}), "connect_timeout": 1}
+        # Without the pool: Django keeps one pool per alias, and this copy would borrow the live one's.
+        options = {key: value for key, value in broken.get("OPTIONS", {}).items() if key != "pool"}
+        broken["OPTIONS"] = {**options, "connect_timeout": 1}
     return broken
 
 

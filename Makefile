@@ -35,7 +35,7 @@ for candidate in $(PYTHON) python3.13 python3.12 \
 done; exit 1
 endef
 
-.PHONY: help run test worker beat bench lint format install migrate seed check-python clean-venv
+.PHONY: help run test worker beat bench bench-api lint format install migrate seed check-python clean-venv
 
 help: ## List the make targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
@@ -58,6 +58,12 @@ beat: install ## Run Celery beat with the database scheduler (schedules are edit
 
 bench: install ## Seed a large organisation in a throwaway database and print latency, queries and memory
 	$(PY) -m config.bench $(BENCH_ARGS)
+	@# Requests per second through gunicorn only mean something on the production database.
+	@if [[ "$${DATABASE_URL:-}" == postgres* ]]; then $(PY) -m config.bench_api --seconds 5; \
+	else echo "API throughput through gunicorn: skipped (make bench-api needs DATABASE_URL=postgres://...)."; fi
+
+bench-api: install ## API requests per second through gunicorn on PostgreSQL (needs DATABASE_URL=postgres://...)
+	$(PY) -m config.bench_api $(BENCH_ARGS)
 
 # Every step runs even when an earlier one fails, so one pass shows all problems.
 lint: install ## Check style (ruff), formatting (ruff format) and types (mypy)

@@ -8,6 +8,8 @@ view measured in the same run as the same user. It prints; it never asserts timi
 
 Apps add scenarios without touching this file: an optional `<app>/bench.py` exposing `SCENARIOS`
 (a list of `Scenario`) and, if the scenarios need data of their own, `seed(data: BenchData) -> None`.
+Modules in PROJECT_BENCH_MODULES (the partner API's, config/bench_api.py) run after every app's, so
+their seeders see all the data. `python -m config.bench_api` measures throughput through gunicorn.
 
     python -m config.bench [--runs 30] [--warmup 3] [--only audit]
 """
@@ -37,6 +39,9 @@ if TYPE_CHECKING:
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BASELINE_URL = "bench_baseline"
+PROJECT_BENCH_MODULES = ("config.bench_api",)
+# Benchmarks measure the work, not the limiter: an API rate limit no run reaches.
+UNREACHED_API_RATE = "1000000/minute"
 
 MEMBERS = 60
 INVITATIONS = 40
@@ -53,6 +58,8 @@ class BenchData:
     other_organisation: Organisation
     users: dict[str, User]
     counts: dict[str, int] = field(default_factory=dict)
+    # API keys' secrets by name, for scenarios with `as_key` (config/bench_api.py makes them).
+    api_keys: dict[str, str] = field(default_factory=dict)
     # Measurements that are not requests (a seeder's own timings), printed before the table.
     notes: list[str] = field(default_factory=list)
 
@@ -62,13 +69,16 @@ class Scenario:
     """One request to measure.
 
     `url` is a URL name, reversed with `kwargs(data)` and `query`; `as_user` names one of
-    `BenchData.users` (None is anonymous); `htmx` sends `HX-Request` so the view answers with its
-    fragment; `budget_ms` is printed beside the median, never enforced.
+    `BenchData.users` (None is anonymous); `as_key` names one of `BenchData.api_keys`, sent as
+    `Authorization: Bearer`; `htmx` sends `HX-Request` so the view answers with its fragment;
+    `budget_ms` is printed beside the median, never enforced. A scenario whose URL name does not
+    exist (yet) is listed as not available rather than failing the run.
     """
 
     name: str
     url: str
     as_user: str | None = None
+    as_key: str | None = None
     kwargs: Callable[[BenchData], dict[str, Any]] | None = None
     query: dict[str, str] = field(default_factory=dict)
     htmx: bool = False
@@ -79,6 +89,15 @@ class Scenario:
         from django.urls import reverse
 
         return reverse(self.url, kwargs=self.kwargs(data) if self.kwargs else None, query=self.query or None)
+
+    def headers(self, data: BenchData) -> dict[str, str]:
+        return {"Authorization": f"Bearer {data.api_keys[self.as_key]}"} if self.as_key else {}
+
+    @property
+    def caller(self) -> str:
+        if self.as_key:
+            return f"key {self.as_key}"
+        return self.as_user or "anonymous"
 
 
 SCENARIOS = [
@@ -116,7 +135,7 @@ def local_bench_modules() -> list[Any]:
         except ModuleNotFoundError as error:
             if error.name != module_name:
                 raise
-    return modules
+    return modules + [import_module(name) for name in PROJECT_BENCH_MODULES]
 
 
 # --- Seeding --------------------------------------------------------------------------------------
@@ -194,11 +213,13 @@ def seed_organisations() -> BenchData:
 
 
 # --- Measuring ------------------------------------------------------------------------------------
-def measure(client: Client, path: str, *, htmx: bool, runs: int, warmup: int) -> Measurement:
+def measure(
+    client: Client, path: str, *, htmx: bool, runs: int, warmup: int, headers: dict[str, str] | None = None
+) -> Measurement:
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
-    headers = {"HX-Request": "true"} if htmx else {}
+    headers = {**(headers or {}), **({"HX-Request": "true"} if htmx else {})}
 
     def request() -> int:
         # secure=True so production mode's HTTPS redirect does not stand in for the page.
@@ -288,6 +309,37 @@ def report_line(name: str, user: str, result: Measurement, base: Measurement, sc
 
 
 # --- The run --------------------------------------------------------------------------------------
+def bench_settings() -> dict[str, Any]:
+    """What every measurement runs under: the URLs with the baseline view, DEBUG off, no API limit hit."""
+    from django.conf import settings
+
+    rest_framework = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": UNREACHED_API_RATE}}
+    return {"ROOT_URLCONF": "config.bench_urls", "DEBUG": False, "REST_FRAMEWORK": rest_framework}
+
+
+def seed_all(modules: list[Any]) -> tuple[BenchData, float]:
+    """Every seeder, then the database analysed and the seeded objects frozen; returns the seconds taken."""
+    from django.db import connection
+
+    seeding = time.perf_counter()
+    data = seed_organisations()
+    for module in modules:
+        if hasattr(module, "seed"):
+            module.seed(data)
+    seeded_in = time.perf_counter() - seeding
+    if connection.vendor == "postgresql":
+        # A live database is vacuumed and analysed by autovacuum; fresh bulk inserts are not yet,
+        # and the planner would guess row counts from empty tables.
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+    # Seeding leaves hundreds of thousands of long-lived objects; freezing them keeps the
+    # cyclic garbage collector's full passes (100+ ms) out of the measured requests, as a
+    # long-running server's steady state would.
+    gc.collect()
+    gc.freeze()
+    return data, seeded_in
+
+
 @contextmanager
 def throwaway_database() -> Iterator[str]:
     """Django's own test database creation on the configured engine, destroyed afterwards."""
@@ -313,7 +365,7 @@ def run(*, runs: int, warmup: int, only: str) -> None:
     from django.db import connection
     from django.test import override_settings
     from django.test.utils import setup_test_environment, teardown_test_environment
-    from django.urls import reverse
+    from django.urls import NoReverseMatch, reverse
 
     # 4xx answers from scenarios are reported in the table, not as log lines between its rows.
     logging.getLogger("django.request").setLevel(logging.ERROR)
@@ -326,23 +378,8 @@ def run(*, runs: int, warmup: int, only: str) -> None:
 
     setup_test_environment()
     try:
-        with throwaway_database() as database_name, override_settings(ROOT_URLCONF="config.bench_urls", DEBUG=False):
-            seeding = time.perf_counter()
-            data = seed_organisations()
-            for module in modules:
-                if hasattr(module, "seed"):
-                    module.seed(data)
-            seeded_in = time.perf_counter() - seeding
-            if connection.vendor == "postgresql":
-                # A live database is vacuumed and analysed by autovacuum; fresh bulk inserts are not yet,
-                # and the planner would guess row counts from empty tables.
-                with connection.cursor() as cursor:
-                    cursor.execute("VACUUM ANALYZE")
-            # Seeding leaves hundreds of thousands of long-lived objects; freezing them keeps the
-            # cyclic garbage collector's full passes (100+ ms) out of the measured requests, as a
-            # long-running server's steady state would.
-            gc.collect()
-            gc.freeze()
+        with throwaway_database() as database_name, override_settings(**bench_settings()):
+            data, seeded_in = seed_all(modules)
 
             print(f"Greenlight benchmark on {connection.vendor} (throwaway database {database_name})")
             print(f"Seeded {', '.join(f'{n:,} {what}' for what, n in data.counts.items())} in {seeded_in:.1f} s.")
@@ -353,17 +390,23 @@ def run(*, runs: int, warmup: int, only: str) -> None:
             print(row([name for name, _width, _align in COLUMNS]))
             print(row(["-" * width for _name, width, _align in COLUMNS]))
 
-            # Grouped by user, so each group sits under the baseline it is compared with.
-            groups: dict[str | None, list[Scenario]] = {}
+            # Grouped by caller, so each group sits under the baseline it is compared with.
+            groups: dict[tuple[str | None, str | None], list[Scenario]] = {}
             for scenario in scenarios:
-                groups.setdefault(scenario.as_user, []).append(scenario)
-            for user_key, group in groups.items():
-                label = user_key or "anonymous"
+                groups.setdefault((scenario.as_user, scenario.as_key), []).append(scenario)
+            for (user_key, _key_name), group in groups.items():
+                label = group[0].caller
+                headers = group[0].headers(data)
                 client = client_for(data.users[user_key] if user_key else None)
-                base = measure(client, reverse(BASELINE_URL), htmx=False, runs=runs, warmup=warmup)
+                base = measure(client, reverse(BASELINE_URL), htmx=False, runs=runs, warmup=warmup, headers=headers)
                 print(report_line(f"baseline ({label})", label, base, base, None))
                 for scenario in group:
-                    result = measure(client, scenario.path(data), htmx=scenario.htmx, runs=runs, warmup=warmup)
+                    try:
+                        path = scenario.path(data)
+                    except NoReverseMatch:
+                        print(f"{scenario.name[:36]:<36}  {label:<10}  not yet available (no URL named {scenario.url})")
+                        continue
+                    result = measure(client, path, htmx=scenario.htmx, runs=runs, warmup=warmup, headers=headers)
                     print(report_line(scenario.name, label, result, base, scenario))
     finally:
         teardown_test_environment()

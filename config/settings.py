@@ -115,14 +115,22 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
-        )
-    }
+    DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 10)
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        options = DATABASES["default"].setdefault("OPTIONS", {})
         # Fail fast when PostgreSQL is unreachable instead of hanging a worker.
-        DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5)
+        options["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5)
+        if DATABASE_POOL_SIZE:
+            # Under ASGI each request may run on a different thread, so persistent per-thread connections
+            # pile up until PostgreSQL refuses more; Django's psycopg pool shares a few per process instead.
+            options["pool"] = {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": 10}
+            DATABASES["default"]["CONN_MAX_AGE"] = 0
+        else:
+            DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)
+            DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -365,6 +373,26 @@ SPECTACULAR_SETTINGS = {
         "config.api.schema.add_problem_responses",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
+    # Choice sets named after their model, not their field: many models have a `kind` or a `status`, and
+    # drf-spectacular warns when two different sets would share a name.
+    "ENUM_NAME_OVERRIDES": {
+        "ReportKindEnum": "assessments.models.ReportKind",
+        "ReportStatusEnum": "assessments.models.ReportStatus",
+        "ControlGroupKindEnum": "compliance.models.GroupKind",
+        "MappingRelationshipEnum": "compliance.models.Relationship",
+        "EvidenceKindEnum": "evidence.models.EvidenceForm",
+        "EvidenceStatusEnum": "evidence.models.EvidenceStatus",
+        "NewEvidenceStatusEnum": "evidence.serializers.NEW_STATUSES",
+        "EvidenceTypeEnum": "evidence.kinds.EvidenceType",
+        "EvidenceSourceEnum": "evidence.models.EvidenceSource",
+        "PolicyStatusEnum": "policies.models.PolicyStatus",
+        "PolicySectionOriginEnum": "policies.models.SectionOrigin",
+        "WebhookEventEnum": "accounts.serializers_webhooks.EVENT_CHOICES",
+        "WebhookDeliveryStatusEnum": "accounts.models.DeliveryStatus",
+        "AnswerStatusEnum": "assessments.models.AnswerStatus",
+        "TaskStatusEnum": "assessments.models.TaskStatus",
+        "RegionEnum": "assessments.models.Region",
+    },
 }
 
 # --- AI providers (the gateway in chat/ai tries them in order; see the README) ------------------
@@ -400,6 +428,11 @@ AI_REQUESTS_PER_MINUTE = env_int("AI_REQUESTS_PER_MINUTE", 60)
 AI_MONTHLY_TOKEN_BUDGET = env_int("AI_MONTHLY_TOKEN_BUDGET", 2_000_000)
 # Keep the (redacted) prompts and the responses of AI calls. Off: only counts and outcomes are kept.
 AI_STORE_PROMPTS = env_bool("AI_STORE_PROMPTS", False)
+
+# --- Webhooks -------------------------------------------------------------------------------------
+# Webhooks go only to public https addresses; allowing private ones (http, localhost, the LAN) is for
+# development and tests, where the receiver runs on the same machine.
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
 
 # --- Evidence -------------------------------------------------------------------------------------
 EVIDENCE_MAX_UPLOAD_MB = env_int("EVIDENCE_MAX_UPLOAD_MB", 25)

@@ -55,19 +55,59 @@ class GreenlightAutoSchema(AutoSchema):
         scope = required(self.method) if callable(required) else None
         return str(scope) if scope else None
 
-    def get_description(self) -> str:  # type: ignore[override]
-        description = super().get_description() or ""
-        scope = self._scope()
-        if scope:
-            return f"{description}\n\n**Scope:** `{scope}`".strip()
-        return description
+    def get_tags(self) -> list[str]:
+        # Group `/organisations/{slug}/evidence/...` under "evidence", not everything under "organisations".
+        tokens = self._tokenize_path()
+        if len(tokens) > 1 and tokens[0] == "organisations":
+            return [tokens[1]]
+        return list(super().get_tags())
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        # Here rather than in get_description: `@extend_schema(description=...)` replaces that method.
         operation = super().get_operation(*args, **kwargs)
         scope = self._scope()
+        if operation is not None and not operation.get("summary"):
+            operation["summary"] = summary_from(operation["operationId"])
         if operation is not None and scope:
             operation["x-required-scope"] = scope
+            operation["description"] = f"{operation.get('description', '')}\n\n**Scope:** `{scope}`".strip()
         return operation
+
+
+VERBS = {
+    "list": "List",
+    "create": "Create",
+    "retrieve": "Get",
+    "partial_update": "Update",
+    "update": "Update",
+    "destroy": "Delete",
+}
+# Where the generated operation id reads badly as a title.
+SUMMARIES = {
+    "adoptions_create": "Adopt a framework",
+    "adoption_drop": "Drop a framework",
+    "answers_save": "Save an answer",
+    "assessment_current": "The current assessment",
+    "evidence_download": "Download evidence",
+    "policy_export": "Export a policy as PDF or Word",
+    "readiness_explanation": "How a framework's score is made",
+    "readiness_history": "Readiness over time",
+    "policy_list": "List policies",
+    "tasks_create": "Create a task",
+    "evidence_create": "Upload evidence, or add a link or a note",
+}
+
+
+def summary_from(operation_id: str) -> str:
+    """A readable title for an operation without one: `adoptions_list` -> "List adoptions",
+    `adoption_drop` -> "Adoption drop"."""
+    if operation_id in SUMMARIES:
+        return SUMMARIES[operation_id]
+    for suffix, verb in VERBS.items():
+        if operation_id.endswith(f"_{suffix}"):
+            subject = operation_id.removesuffix(f"_{suffix}").replace("_", " ")
+            return f"{verb} {subject}"
+    return operation_id.replace("_", " ").capitalize()
 
 
 def add_problem_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import Organisation
+from config.api.links import absolute_reverse
 
 
 class OrganisationSerializer(serializers.ModelSerializer):
@@ -16,9 +17,7 @@ class OrganisationSerializer(serializers.ModelSerializer):
         read_only_fields: tuple[str, ...] = fields
 
     def get_url(self, organisation: Organisation) -> str:
-        request = self.context.get("request")
-        path = f"/api/v1/organisations/{organisation.slug}/"
-        return request.build_absolute_uri(path) if request else path
+        return absolute_reverse(self.context, "api_organisation_detail", organisation_slug=organisation.slug)
 
 
 class OrganisationAccessSerializer(OrganisationSerializer):

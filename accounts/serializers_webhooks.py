@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import WebhookDelivery, WebhookEndpoint
 from accounts.webhooks import EVENTS, WebhookEvent
+from config.api.links import absolute_reverse
 
 EVENT_CHOICES = [(name, event.description) for name, event in EVENTS.items()]
 
 
 def _absolute(serializer: serializers.Serializer, name: str, **kwargs: Any) -> str:
-    path = reverse(name, kwargs={"organisation_slug": serializer.context["organisation_slug"], **kwargs})
-    request = serializer.context.get("request")
-    return request.build_absolute_uri(path) if request else path
+    return absolute_reverse(
+        serializer.context, name, organisation_slug=serializer.context["organisation_slug"], **kwargs
+    )
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -34,6 +33,7 @@ from assessments.models import (
     TaskStatus,
 )
 from compliance.models import Control, Framework
+from config.api.links import absolute_reverse
 
 # Ids are 64-bit: anything beyond is refused as invalid before it reaches the database.
 MAX_ID = 2**63 - 1
@@ -43,15 +43,11 @@ CONTROL_NOT_ADOPTED = "This control is not part of a framework your organisation
 
 def api_url(context: Mapping[str, Any], name: str, **kwargs: Any) -> str:
     """The absolute URL of one of the organisation's API endpoints."""
-    path = reverse(name, kwargs={"organisation_slug": context["organisation"].slug, **kwargs})
-    request = context.get("request")
-    return request.build_absolute_uri(path) if request is not None else path
+    return absolute_reverse(context, name, organisation_slug=context["organisation"].slug, **kwargs)
 
 
 def library_url(context: Mapping[str, Any], name: str, **kwargs: Any) -> str:
-    path = reverse(name, kwargs=kwargs)
-    request = context.get("request")
-    return request.build_absolute_uri(path) if request is not None else path
+    return absolute_reverse(context, name, **kwargs)
 
 
 def member_users(organisation: Any) -> Any:

@@ -6,11 +6,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from assessments.models import ReportKind, ReportRun, ReportStatus
-
-
-def _absolute(serializer: serializers.Serializer, path: str) -> str:
-    request = serializer.context.get("request")
-    return request.build_absolute_uri(path) if request else path
+from config.api.links import absolute
 
 
 class ReportRunSerializer(serializers.ModelSerializer):
@@ -50,12 +46,12 @@ class ReportRunSerializer(serializers.ModelSerializer):
         return reverse(name, kwargs={"organisation_slug": organisation_slug, "reportrun_id": run.pk})
 
     def get_url(self, run: ReportRun) -> str:
-        return _absolute(self, self._path(run, "api_report_detail"))
+        return absolute(self.context, self._path(run, "api_report_detail"))
 
     def get_download_url(self, run: ReportRun) -> str | None:
         if run.status != ReportStatus.DONE or not run.file:
             return None
-        return _absolute(self, self._path(run, "api_report_download"))
+        return absolute(self.context, self._path(run, "api_report_download"))
 
 
 class ReportRequestSerializer(serializers.Serializer):

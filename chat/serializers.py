@@ -8,6 +8,7 @@ from chat.citations import CONTROL, Citation
 from chat.organisation_context import CONTEXT_KINDS
 from chat.retrieval import framework_label
 from chat.services import MAX_QUESTION_CHARS
+from config.api.links import absolute
 
 
 class QuestionSerializer(serializers.Serializer):
@@ -47,8 +48,7 @@ class CitationSerializer(serializers.Serializer):
         return f"{citation.kind} {citation.ref}"
 
     def get_url(self, citation: Citation) -> str:
-        request = self.context.get("request")
-        return request.build_absolute_uri(citation.url) if request else citation.url
+        return absolute(self.context, citation.url)
 
 
 class AnswerSerializer(serializers.Serializer):

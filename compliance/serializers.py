@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from django.urls import reverse
 from rest_framework import serializers
 
 from compliance.models import Control, ControlGroup, ControlMapping, Framework
-
-
-def _absolute(context: Mapping[str, Any], path: str) -> str:
-    request = context.get("request")
-    return request.build_absolute_uri(path) if request else path
+from config.api.links import absolute
 
 
 class FrameworkSerializer(serializers.ModelSerializer):
@@ -39,10 +32,10 @@ class FrameworkSerializer(serializers.ModelSerializer):
         ]
 
     def get_url(self, framework: Framework) -> str:
-        return _absolute(self.context, reverse("api_framework_detail", kwargs={"framework_slug": framework.slug}))
+        return absolute(self.context, reverse("api_framework_detail", kwargs={"framework_slug": framework.slug}))
 
     def get_web_url(self, framework: Framework) -> str:
-        return _absolute(self.context, framework.get_absolute_url())
+        return absolute(self.context, framework.get_absolute_url())
 
 
 class GroupSerializer(serializers.ModelSerializer):
@@ -93,10 +86,10 @@ class ControlSerializer(serializers.ModelSerializer):
         extra_kwargs = {"retired_at": {"help_text": "When it left the library; null while it is live."}}
 
     def get_url(self, control: Control) -> str:
-        return _absolute(self.context, reverse("api_control_detail", kwargs={"control_id": control.pk}))
+        return absolute(self.context, reverse("api_control_detail", kwargs={"control_id": control.pk}))
 
     def get_web_url(self, control: Control) -> str:
-        return _absolute(self.context, control.get_absolute_url())
+        return absolute(self.context, control.get_absolute_url())
 
 
 class MappingSerializer(serializers.ModelSerializer):

@@ -5,15 +5,14 @@ The serializers only parse and present; `evidence.services.items` decides what i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from django.urls import reverse
 from rest_framework import serializers
 
 from accounts.models import User
 from compliance.models import Control
+from config.api.links import absolute_reverse
 from evidence.forms_items import MAX_CONTROLS
 from evidence.forms_register import MAX_ID
 from evidence.kinds import EvidenceType
@@ -21,12 +20,6 @@ from evidence.models import Evidence, EvidenceForm, EvidenceRevision, EvidenceSt
 from evidence.services.items import MAX_NOTE_CHARS
 
 NEW_STATUSES = [(EvidenceStatus.SUBMITTED.value, "Submitted"), (EvidenceStatus.DRAFT.value, "Draft")]
-
-
-def _absolute(context: Mapping[str, Any], name: str, **kwargs: Any) -> str:
-    path = reverse(name, kwargs=kwargs)
-    request = context.get("request")
-    return request.build_absolute_uri(path) if request is not None else path
 
 
 class OwnerSerializer(serializers.ModelSerializer):
@@ -96,7 +89,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_url(self, evidence: Evidence) -> str:
-        return _absolute(
+        return absolute_reverse(
             self.context, "api_evidence_detail", organisation_slug=self._slug(evidence), evidence_id=evidence.pk
         )
 
@@ -106,7 +99,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
     def get_download_url(self, evidence: Evidence) -> str | None:
         if evidence.current_revision_id is None:
             return None
-        return _absolute(
+        return absolute_reverse(
             self.context, "api_evidence_download", organisation_slug=self._slug(evidence), evidence_id=evidence.pk
         )
 

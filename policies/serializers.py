@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from compliance.models import Control
+from config.api.links import absolute_reverse
 from evidence.serializers import OwnerSerializer
 from policies.models import Policy, PolicyVersion, SectionOrigin
 from policies.rendering import markdown_html
-
-
-def _absolute(context: Mapping[str, Any], name: str, **kwargs: Any) -> str:
-    path = reverse(name, kwargs=kwargs)
-    request = context.get("request")
-    return request.build_absolute_uri(path) if request is not None else path
 
 
 class PolicyControlSerializer(serializers.ModelSerializer):
@@ -71,14 +64,14 @@ class PolicySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_url(self, policy: Policy) -> str:
-        return _absolute(
+        return absolute_reverse(
             self.context, "api_policy_detail", organisation_slug=self.context["organisation_slug"], policy_id=policy.pk
         )
 
     def get_export_url(self, policy: Policy) -> str | None:
         if getattr(policy, "latest_number", None) is None:
             return None
-        return _absolute(
+        return absolute_reverse(
             self.context, "api_policy_export", organisation_slug=self.context["organisation_slug"], policy_id=policy.pk
         )
 

@@ -13,6 +13,7 @@ from django.urls import URLPattern, path
 from django.utils.cache import add_never_cache_headers
 
 from accounts import services, services_api
+from accounts.admin_scope import OrganisationScopedAdmin, OrganisationScopedInline, SuperuserOnlyAdmin
 from accounts.audit import Actor
 from accounts.forms_api_keys import PartnerKeyForm
 from accounts.models import ApiKey, AuditEvent, Invitation, Membership, Organisation, Partner, PartnerGrant, User
@@ -20,7 +21,10 @@ from accounts.roles import ROLE_CAPABILITIES, Role
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(SuperuserOnlyAdmin, BaseUserAdmin):
+    """Credentials and staff rights: superusers only. Consultants see people only as their clients'
+    memberships, invitations and audit events show them."""
+
     ordering = ["email"]
     list_display = ["email", "full_name", "is_staff", "is_active", "date_joined"]
     search_fields = ["email", "full_name"]
@@ -47,18 +51,33 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class MembershipInline(ReadOnlyAdminMixin, admin.TabularInline):
+def person(user: User | None) -> str:
+    """A person as text: Django links a read-only user field to the user admin, which only superusers
+    may open, so consultants would meet a dead end on every such link."""
+    if user is None:
+        return "-"
+    return f"{user.full_name} ({user.email})" if user.full_name else user.email
+
+
+class MembershipInline(ReadOnlyAdminMixin, OrganisationScopedInline, admin.TabularInline):
     model = Membership
     extra = 0
-    fields = ("user", "role", "created_at")
-    readonly_fields = ("user", "role", "created_at")
+    fields = ("member", "role", "created_at")
+    readonly_fields = fields
+
+    @admin.display(description="Member")
+    def member(self, obj: Membership) -> str:
+        return person(obj.user)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
         return super().get_queryset(request).select_related("user")
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(OrganisationScopedAdmin):
+    """A consultant sees the organisations they consult for, read-only; superusers may rename."""
+
+    organisation_path = "pk"
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     readonly_fields = ["slug", "created_at"]
@@ -79,11 +98,16 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MembershipAdmin(ReadOnlyAdminMixin, OrganisationScopedAdmin):
     list_display = ["user", "organisation", "role", "capabilities", "created_at"]
     list_filter = ["role"]
     list_select_related = ["user", "organisation"]
-    search_fields = ["user__email", "organisation__name"]
+    search_fields = ["user__email", "user__full_name", "organisation__name"]
+    fields = readonly_fields = ("organisation", "member", "role", "capabilities", "created_at")
+
+    @admin.display(description="Member", ordering="user__email")
+    def member(self, obj: Membership) -> str:
+        return person(obj.user)
 
     @admin.display(description="May")
     def capabilities(self, obj: Membership) -> str:
@@ -92,14 +116,32 @@ class MembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class InvitationAdmin(ReadOnlyAdminMixin, OrganisationScopedAdmin):
     list_display = ["email", "organisation", "role", "created_at", "accepted_at", "revoked_at"]
     list_select_related = ["organisation"]
     search_fields = ["email", "organisation__name"]
+    fields = readonly_fields = (
+        "organisation",
+        "email",
+        "role",
+        "sent_by",
+        "created_at",
+        "accepted_at",
+        "accepted_by_person",
+        "revoked_at",
+    )
+
+    @admin.display(description="Invited by")
+    def sent_by(self, obj: Invitation) -> str:
+        return person(obj.invited_by)
+
+    @admin.display(description="Accepted by")
+    def accepted_by_person(self, obj: Invitation) -> str:
+        return person(obj.accepted_by)
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, OrganisationScopedAdmin):
     """The audit log is append-only everywhere, admin included."""
 
     list_display = ["created_at", "organisation", "actor_label", "action", "summary", "ip_address"]
@@ -107,6 +149,17 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["organisation"]
     search_fields = ["summary", "actor_label", "organisation__name"]
     date_hierarchy = "created_at"
+    # The actor as recorded (actor_label), not a link to the user admin, which only superusers may open.
+    fields = readonly_fields = (
+        "created_at",
+        "organisation",
+        "actor_label",
+        "action",
+        "summary",
+        "object_type",
+        "object_id",
+        "ip_address",
+    )
 
 
 # --- Partner API access ---------------------------------------------------------------------------
@@ -122,9 +175,8 @@ class PartnerKeyInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin):
+class PartnerAdmin(SuperuserOnlyAdmin, admin.ModelAdmin):
     list_display = ["name", "slug", "contact_email", "is_active", "organisations", "created_at"]
-    list_editable = ["is_active"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug", "contact_email"]
     prepopulated_fields = {"slug": ("name",)}
@@ -146,13 +198,24 @@ class PartnerAdmin(admin.ModelAdmin):
 
     @admin.action(description="Suspend selected partners (their keys stop working everywhere)")
     def suspend(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
-        updated = queryset.update(is_active=False)
-        self.message_user(request, f"Suspended {updated} partner(s).", messages.SUCCESS)
+        # Through the service, so each organisation that granted access has it in its audit log.
+        for partner in queryset:
+            services_api.partner_set_active(partner=partner, active=False, actor=Actor.from_request(request))
+        self.message_user(request, f"Suspended {len(queryset)} partner(s).", messages.SUCCESS)
 
     @admin.action(description="Reactivate selected partners")
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
-        updated = queryset.update(is_active=True)
-        self.message_user(request, f"Reactivated {updated} partner(s).", messages.SUCCESS)
+        for partner in queryset:
+            services_api.partner_set_active(partner=partner, active=True, actor=Actor.from_request(request))
+        self.message_user(request, f"Reactivated {len(queryset)} partner(s).", messages.SUCCESS)
+
+    def save_model(self, request: HttpRequest, obj: Partner, form: Any, change: bool) -> None:
+        active = obj.is_active
+        if change and "is_active" in form.changed_data:
+            obj.is_active = not active  # saved as it was; the service makes the change and audits it
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:
+            services_api.partner_set_active(partner=obj, active=active, actor=Actor.from_request(request))
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -195,7 +258,7 @@ class PartnerAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ApiKeyAdmin(SuperuserOnlyAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Keys are made in settings (an organisation's) or from a partner's page here; the hash is never shown."""
 
     list_display = ["name", "prefix", "holder", "created_at", "last_used_at", "expires_at", "status"]
@@ -244,7 +307,7 @@ class ApiKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PartnerGrant)
-class PartnerGrantAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PartnerGrantAdmin(SuperuserOnlyAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Grants are given and revoked by each organisation in its settings; staff only look."""
 
     list_display = ["partner", "organisation", "scope_list", "granted_at", "granted_by", "revoked_at"]

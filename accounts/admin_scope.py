@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -70,9 +72,18 @@ def scoped_choices(model: type[models.Model], request: HttpRequest) -> QuerySet[
         return Organisation.objects.filter(pk__in=ids)
     if model is User:
         return User.objects.filter(pk__in=Membership.objects.filter(organisation_id__in=ids).values("user_id"))
-    if issubclass(model, TenantModel):
+    if issubclass(model, TenantModel) or _has_organisation_key(model):
         return model._default_manager.filter(organisation_id__in=ids)
     return None
+
+
+def _has_organisation_key(model: type[models.Model]) -> bool:
+    """Models outside TenantModel that still belong to an organisation (an ApiKey's nullable one)."""
+    try:
+        field = model._meta.get_field("organisation")
+    except FieldDoesNotExist:
+        return False
+    return field.is_relation and field.related_model is Organisation
 
 
 class ScopedOrganisationFilter(admin.RelatedFieldListFilter):
@@ -84,6 +95,53 @@ class ScopedOrganisationFilter(admin.RelatedFieldListFilter):
         if ids is not None:
             organisations = organisations.filter(pk__in=ids)
         return [(str(organisation.pk), str(organisation)) for organisation in organisations]
+
+
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """Django's related filter lists every row of the related table (every user's name, say): this one
+    lists only those the user may pick elsewhere in the admin."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        choices = scoped_choices(field.related_model, request)
+        if choices is None:
+            return super().field_choices(field, request, model_admin)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            choices = choices.order_by(*ordering)
+        return [(str(obj.pk), str(obj)) for obj in choices]
+
+
+class ScopedAllValuesFieldListFilter(admin.AllValuesFieldListFilter):
+    """Across a relation (`organisation__name`) Django reads the values from the related model's whole
+    table; read them through the admin's scoped queryset instead."""
+
+    def __init__(
+        self, field: Any, request: HttpRequest, params: Any, model: Any, model_admin: Any, field_path: str
+    ) -> None:
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.lookup_choices = (
+            model_admin.get_queryset(request).distinct().order_by(field_path).values_list(field_path, flat=True)
+        )
+
+
+def _scoped_filter_class(model: type[models.Model], field_path: str) -> type[admin.ListFilter] | None:
+    """The scoped replacement for the filter Django would pick for `field_path`, if it needs one."""
+    try:
+        field = get_fields_from_path(model, field_path)[-1]
+    except (FieldDoesNotExist, NotRelationField):
+        return None
+    for test, filter_class in admin.FieldListFilter._field_list_filters:  # type: ignore[attr-defined]
+        if test(field):
+            return _scoped_replacement(filter_class, field_path)
+    return None
+
+
+def _scoped_replacement(filter_class: type[admin.ListFilter], field_path: str) -> type[admin.ListFilter] | None:
+    if filter_class is admin.RelatedFieldListFilter:
+        return ScopedRelatedFieldListFilter
+    if filter_class is admin.AllValuesFieldListFilter and "__" in field_path:
+        return ScopedAllValuesFieldListFilter
+    return None
 
 
 class _ScopedPermissions:
@@ -98,6 +156,12 @@ class _ScopedPermissions:
         ids = consulted_organisation_ids(request)
         if ids is None:
             return True
+        # The admin hands these methods objects it loaded through the scoped queryset, with their
+        # organisation key as stored: read it rather than ask the database again on every call.
+        if self.organisation_path in ("", "pk"):
+            return obj.pk in ids
+        if self.organisation_path == "organisation" and hasattr(obj, "organisation_id"):
+            return obj.organisation_id in ids
         queryset = type(obj)._default_manager.filter(pk=obj.pk)
         return scope_queryset(queryset, request, self.organisation_path).exists()
 
@@ -142,20 +206,61 @@ class _ScopedPermissions:
         return super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
 
 
+class SuperuserOnlyAdmin:
+    """Mix in before ModelAdmin for what is no consultant's business (people's credentials, partners and
+    their keys): only superusers see it, whatever model permissions a staff user holds."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser and super().has_view_permission(request, obj)  # type: ignore[misc]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return request.user.is_superuser and super().has_add_permission(request, *args)  # type: ignore[misc]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser and super().has_change_permission(request, obj)  # type: ignore[misc]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser and super().has_delete_permission(request, obj)  # type: ignore[misc]
+
+
 class OrganisationScopedAdmin(_ScopedPermissions, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return scope_queryset(super().get_queryset(request), request, self.organisation_path)
 
     def get_list_filter(self, request: HttpRequest) -> Any:
-        # A plain "organisation" filter would list every organisation's name: swap in the scoped one.
-        return [
-            (name, ScopedOrganisationFilter) if name == self.organisation_path and name != "pk" else name
-            for name in super().get_list_filter(request)
-        ]
+        # Django's filters for relations (and for fields across one) list every row of the related table,
+        # every organisation's name among them: swap in scoped ones. Custom filter classes are left alone.
+        return [self._scoped_list_filter(entry) for entry in super().get_list_filter(request)]
+
+    def _scoped_list_filter(self, entry: Any) -> Any:
+        if isinstance(entry, str):
+            name, filter_class = entry, None
+        elif isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], str):
+            name, filter_class = entry
+            if filter_class not in (admin.RelatedFieldListFilter, admin.AllValuesFieldListFilter):
+                return entry
+        else:
+            return entry
+        if name == self.organisation_path and name != "pk":
+            return (name, ScopedOrganisationFilter)
+        replacement = (
+            _scoped_filter_class(self.model, name) if filter_class is None else _scoped_replacement(filter_class, name)
+        )
+        return (name, replacement) if replacement is not None else entry
 
 
 class OrganisationScopedInline(_ScopedPermissions):
     """Mix into an inline (`class X(OrganisationScopedInline, admin.TabularInline)`)."""
+
+    def _in_scope(self, request: HttpRequest, obj: Any) -> bool:
+        # An inline's permission methods receive the parent object, which the parent admin has already
+        # fetched through its scoped queryset; the inline's own rows are scoped by get_queryset below.
+        if obj is not None and not isinstance(obj, self.model):  # type: ignore[attr-defined]
+            return True
+        return super()._in_scope(request, obj)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return scope_queryset(super().get_queryset(request), request, self.organisation_path)  # type: ignore[misc]

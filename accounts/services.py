@@ -65,6 +65,24 @@ def organisation_rename(*, organisation: Organisation, name: str, actor: Actor) 
 
 
 # --- Memberships ----------------------------------------------------------------------------------
+def _grant_admin_access(*, membership: Membership, actor: Actor) -> None:
+    """Consultants work in the Django admin, which needs `is_staff`; the admin then shows them only the
+    organisations they consult for. Staff is never taken away when the role changes later: they may
+    consult for others, and without consultant memberships the admin shows them nothing of anyone's."""
+    user = membership.user
+    if membership.role != Role.CONSULTANT or user.is_staff:
+        return
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    audit_record(
+        organisation=membership.organisation,
+        actor=actor,
+        action="user.admin_access_granted",
+        summary=f"Gave {user.email} access to the consultants' workspace",
+        target=membership,
+    )
+
+
 def _check_can_assign(*, acting: Membership, role: str) -> None:
     if role in ROLES_ONLY_OWNERS_ASSIGN and not acting.is_owner:
         raise ValidationError("Only an owner can make someone an owner.")
@@ -105,6 +123,7 @@ def membership_change_role(*, membership: Membership, role: str, acting: Members
         summary=f"Changed {membership.user.email} from {old_role} to {membership.get_role_display()}",
         target=membership,
     )
+    _grant_admin_access(membership=membership, actor=actor)
     return membership
 
 
@@ -270,4 +289,5 @@ def invitation_accept(*, token: str, user: User, actor: Actor) -> Membership:
         summary=f"{user.email} joined as {membership.get_role_display()}",
         target=membership,
     )
+    _grant_admin_access(membership=membership, actor=actor)
     return membership

@@ -259,3 +259,25 @@ def partner_grant_revoke(*, grant: PartnerGrant, actor: Actor) -> PartnerGrant:
             target=grant,
         )
     return grant
+
+
+@transaction.atomic
+def partner_set_active(*, partner: Partner, active: bool, actor: Actor) -> Partner:
+    """Suspend or reactivate a partner (Greenlight staff only). Every organisation that granted it access
+    hears of it in its audit log: a suspension stops the partner's keys there too."""
+    partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    if partner.is_active == active:
+        return partner
+    partner.is_active = active
+    partner.save(update_fields=["is_active"])
+    grants = PartnerGrant.objects.filter(partner=partner, revoked_at__isnull=True).select_related("organisation")
+    for grant in grants:
+        audit_record(
+            organisation=grant.organisation,
+            actor=actor,
+            action="partner.reactivated" if active else "partner.suspended",
+            summary=f"Greenlight {'reactivated' if active else 'suspended'} {partner.name}'s API access"
+            + ("" if active else ": its keys stop working until it is reactivated"),
+            target=grant,
+        )
+    return partner

@@ -11,11 +11,10 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from accounts.admin_scope import OrganisationScopedAdmin
 from accounts.audit import Actor
-from accounts.roles import Role
 from chat.escalations import (
     MAX_REPLY_CHARS,
-    consultant_organisations,
     escalation_reply,
     escalation_resolve,
     escalations_for,
@@ -25,8 +24,8 @@ from chat.models import AICall, Conversation
 
 
 @admin.register(AICall)
-class AICallAdmin(admin.ModelAdmin):
-    """The record of AI calls: read-only, like the audit log."""
+class AICallAdmin(OrganisationScopedAdmin):
+    """The record of AI calls: read-only for everyone, like the audit log; consultants see their clients'."""
 
     list_display = [
         "created_at",
@@ -85,7 +84,7 @@ SHOWN = ("organisation", "member", "title", "sent", "note", "state", "resolved")
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(OrganisationScopedAdmin):
     """The "Ask a consultant" queue. A conversation is private until its member escalates it, so only
     escalated ones are listed, and a consultant sees only those of organisations they consult for.
     Nothing is edited here: replies and resolving go through `chat.escalations`."""
@@ -104,27 +103,10 @@ class ConversationAdmin(admin.ModelAdmin):
     view_on_site = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
+        # The queue is defined once, in chat.escalations, and scoped there to the consultant's organisations;
+        # the base class supplies the permissions (staff consultants view, nobody edits here).
         conversations = escalations_for(request.user).select_related("organisation", "user")  # type: ignore[arg-type]
         return conversations.order_by(*self.get_ordering(request))
-
-    def _consults(self, request: HttpRequest) -> bool:
-        user = request.user
-        if not (user.is_active and user.is_staff):
-            return False
-        if user.is_superuser:
-            return True
-        # The middleware has loaded the user's memberships already: no query on every admin page.
-        memberships = getattr(request, "memberships", None)
-        if memberships is None:
-            return consultant_organisations(user).exists()  # type: ignore[arg-type]
-        return any(membership.role == Role.CONSULTANT for membership in memberships)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return self._consults(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        # Objects come from the scoped queryset, so a consultant only ever reaches their organisations'.
-        return self._consults(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

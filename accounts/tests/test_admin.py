@@ -34,7 +34,7 @@ def grow(personas, size: int) -> None:
         ("/admin/accounts/membership/", 6),
         ("/admin/accounts/invitation/", 6),
         ("/admin/accounts/auditevent/", 9),
-        ("/admin/accounts/auditevent/{event}/change/", 6),
+        ("/admin/accounts/auditevent/{event}/change/", 5),
     ],
 )
 def test_admin_pages_do_not_grow_with_data(personas, staff_browser, django_assert_num_queries, size, page, queries):

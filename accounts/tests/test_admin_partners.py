@@ -127,6 +127,13 @@ def test_suspending_a_partner_stops_its_keys_everywhere(personas, staff_browser,
         "/admin/accounts/partner/", {"action": "reactivate", "_selected_action": [partner.pk], "index": 0}
     )
     assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {api_secret(key)}").status_code == 200
+    # Each organisation that granted access is told, in its own audit log.
+    actions = list(
+        AuditEvent.objects.filter(organisation=personas.organisation, action__startswith="partner.")
+        .order_by("pk")
+        .values_list("action", flat=True)
+    )
+    assert actions == ["partner.suspended", "partner.reactivated"]
 
 
 def test_api_keys_are_read_only_and_never_show_their_hash(personas, staff_browser):

@@ -221,14 +221,21 @@ def controls_with_policy_in_force(organisation: Organisation) -> QuerySet[Any]:
 
     Uncorrelated on purpose: used as `pk IN (...)` the database works it out once, not once per control.
     """
+    return policy_links_in_force().filter(policy__organisation=organisation).values("control_id")
+
+
+def policy_links_in_force() -> QuerySet[Any]:
+    """Policy-to-control links of policies in force, for every organisation: filter and pick values."""
     from policies.models import Policy, PolicyStatus
 
-    return (
-        Policy.controls.through.objects.filter(policy__organisation=organisation)
-        .exclude(policy__status=PolicyStatus.RETIRED)
-        .filter(policy__versions__published_at__isnull=False)
-        .values("control_id")
+    return Policy.controls.through.objects.exclude(policy__status=PolicyStatus.RETIRED).filter(
+        policy__versions__published_at__isnull=False
     )
+
+
+# A control as readiness reads it: id, framework_id, group_id, weight, auto_fail, applies_if (JSON text),
+# position, policy_in_force, evidence_current, keeps_evidence; in library order.
+ControlRow = tuple[int, int, int, int, bool, str, int, bool, bool, bool]
 
 
 def readiness_for(organisation: Organisation) -> Readiness:
@@ -236,9 +243,8 @@ def readiness_for(organisation: Organisation) -> Readiness:
     (adoptions, profile, controls, answers, mappings), two when nothing is adopted."""
     adoptions = list(adoptions_for(organisation))
     profile = profile_for(organisation)
-    facts = profile_facts(profile)
     framework_ids = [adoption.framework_id for adoption in adoptions]
-    rows: list[tuple[int, int, int, int, bool, str, int, bool, bool, bool]] = []
+    rows: list[ControlRow] = []
     answers: dict[int, AnswerRef] = {}
     edges: list[tuple[int, int, str]] = []
     if framework_ids:
@@ -289,6 +295,23 @@ def readiness_for(organisation: Organisation) -> Readiness:
                 "source_id", "target_id", "relationship"
             )
         )
+    return readiness_from_rows(
+        organisation_id=organisation.pk, adoptions=adoptions, profile=profile, rows=rows, answers=answers, edges=edges
+    )
+
+
+def readiness_from_rows(
+    *,
+    organisation_id: int,
+    adoptions: list[FrameworkAdoption],
+    profile: BusinessProfile | None,
+    rows: list[ControlRow],
+    answers: dict[int, AnswerRef],
+    edges: list[tuple[int, int, str]],
+) -> Readiness:
+    """Readiness from what `readiness_for` reads; shared with readers that load many organisations at
+    once (assessments.client_overview), so the figures cannot drift apart."""
+    facts = profile_facts(profile)
     assessable = {row[0] for row in rows}
     edges = [edge for edge in edges if edge[0] in assessable and edge[1] in assessable]
     mapped: dict[int, set[int]] = defaultdict(set)
@@ -334,7 +357,7 @@ def readiness_for(organisation: Organisation) -> Readiness:
     for state in states.values():
         by_framework[state.framework_id].append(state)
     return Readiness(
-        organisation_id=organisation.pk,
+        organisation_id=organisation_id,
         profile=profile,
         frameworks=[
             FrameworkReadiness(adoption=adoption, states=by_framework.get(adoption.framework_id, []))

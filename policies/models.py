@@ -43,6 +43,7 @@ class Policy(TenantModel):
 
     class Meta:
         ordering = ["title"]
+        verbose_name_plural = "policies"
         constraints = [
             models.UniqueConstraint(
                 fields=["organisation", "template_key"],

@@ -617,23 +617,32 @@ def evidence_revision_download(request: HttpRequest, evidencerevision_id: int) -
     Never rendered by the browser as a page of this site: sandboxed, not sniffed, not cached."""
     revision = get_revision_for(request, evidencerevision_id)
     inline = request.GET.get("inline") == "1" and revision.file_kind in INLINE_KINDS
-    disposition = content_disposition_header(as_attachment=not inline, filename=revision.original_name)
-    name = str(revision.file.name)
-    response: HttpResponseBase
-    if _uses_s3():
-        parameters = {"ResponseContentDisposition": disposition, "ResponseContentType": revision.content_type}
-        response = HttpResponseRedirect(default_storage.url(name, parameters=parameters))  # type: ignore[call-arg]
-    else:
-        response = _stream(request, revision, name, inline=inline)
+    response = revision_file_response(revision, inline=inline) or _missing(request, revision)
     response["Cache-Control"] = "private, no-store"
     return response
 
 
-def _stream(request: HttpRequest, revision: EvidenceRevision, name: str, *, inline: bool) -> HttpResponseBase:
+def revision_file_response(revision: EvidenceRevision, *, inline: bool) -> HttpResponseBase | None:
+    """The file with the safe headers (also served by the consultants' admin); None when it is missing.
+    Callers have checked access, and that `inline` is only asked for INLINE_KINDS."""
+    disposition = content_disposition_header(as_attachment=not inline, filename=revision.original_name)
+    name = str(revision.file.name)
+    response: HttpResponseBase | None
+    if _uses_s3():
+        parameters = {"ResponseContentDisposition": disposition, "ResponseContentType": revision.content_type}
+        response = HttpResponseRedirect(default_storage.url(name, parameters=parameters))  # type: ignore[call-arg]
+    else:
+        response = _stream(revision, name, inline=inline)
+    if response is not None:
+        response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _stream(revision: EvidenceRevision, name: str, *, inline: bool) -> HttpResponseBase | None:
     try:
         handle = default_storage.open(name, "rb")
     except OSError:  # FileNotFoundError included: the row is there, its file is not
-        return _missing(request, revision)
+        return None
     response = FileResponse(
         handle, as_attachment=not inline, filename=revision.original_name, content_type=revision.content_type
     )

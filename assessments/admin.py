@@ -29,7 +29,7 @@ from assessments.client_overview import (
     sort_key,
     sorted_rows,
 )
-from config.formatting import long_date
+from config.formatting import long_date, long_date_time
 
 BAND_LABELS = {"green": "Green", "amber": "Amber", "red": "Red"}
 
@@ -47,12 +47,8 @@ COLUMNS = [
 ]
 
 
-def long_date_time(moment: datetime | None) -> str:
-    """21 November 2026, 14:05 in the site's time zone."""
-    if moment is None:
-        return ""
-    local = timezone.localtime(moment)
-    return f"{long_date(local.date())}, {local:%H:%M}"
+def long_date_time_or_blank(moment: datetime | None) -> str:
+    return "" if moment is None else long_date_time(moment)
 
 
 def points(change: Decimal | None) -> str:
@@ -95,7 +91,7 @@ def _row(row: ClientRow) -> dict[str, Any]:
         "overall_band_label": BAND_LABELS.get(row.overall_band, ""),
         "change": points(row.change),
         "change_since": long_date(timezone.localtime(row.change_since).date()) if row.change_since else "",
-        "last_activity": long_date_time(row.last_activity),
+        "last_activity": long_date_time_or_blank(row.last_activity),
         "queues": {
             "policies": _changelist("policies_policy", organisation__id__exact=organisation_id, status="in_review"),
             "evidence": _changelist("evidence_evidence", organisation__id__exact=organisation_id, status="submitted"),

@@ -14,7 +14,7 @@ from django.utils import timezone
 from chat.answering import citation_labels
 from chat.citations import Citation
 from chat.models import Conversation, Message, MessageRole
-from config.formatting import long_date
+from config.formatting import long_date, long_date_time
 
 RATINGS = {1: "Rated helpful", -1: "Rated not helpful"}
 
@@ -22,12 +22,6 @@ RATINGS = {1: "Rated helpful", -1: "Rated not helpful"}
 def conversation_messages(conversation: Conversation) -> list[Message]:
     """The whole conversation in order, authors included: one query."""
     return list(Message.objects.filter(conversation=conversation).select_related("author").order_by("created_at", "pk"))
-
-
-def long_date_time(moment: datetime) -> str:
-    """21 November 2026, 14:05 in the site's time zone."""
-    local = timezone.localtime(moment)
-    return f"{long_date(local.date())}, {local:%H:%M}"
 
 
 def speaker(message: Message, conversation: Conversation) -> str:

@@ -9,7 +9,6 @@ deleted here.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.contrib import admin, messages
@@ -20,13 +19,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.admin_scope import OrganisationScopedAdmin, is_consultant
 from accounts.audit import Actor
-from config.formatting import long_date
+from config.admin_filters import StatusQueueFilter
+from config.formatting import long_date, long_date_time
 from evidence.forms_items import ReviewForm
 from evidence.intake import FLAG_DESCRIPTIONS
 from evidence.models import Evidence, EvidenceForm, EvidenceStatus
@@ -34,43 +33,17 @@ from evidence.services import items as services
 from evidence.views.items import INLINE_KINDS, PREVIEW_KINDS, revision_file_response
 
 AWAITING = EvidenceStatus.SUBMITTED.value
-ALL = "all"
 REVIEWABLE = (EvidenceStatus.SUBMITTED, EvidenceStatus.ACCEPTED, EvidenceStatus.REJECTED)
 # Enough of a file's text to judge it by; the whole file is one click away.
 TEXT_EXCERPT_CHARS = 3000
 
 
-def long_date_time(moment: datetime) -> str:
-    local = timezone.localtime(moment)
-    return f"{long_date(local.date())}, {local:%H:%M}"
-
-
-class EvidenceQueueFilter(admin.SimpleListFilter):
+class EvidenceQueueFilter(StatusQueueFilter):
     """Status, opening on the queue itself: the evidence awaiting review."""
 
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        others = [(value, label) for value, label in EvidenceStatus.choices if value != AWAITING]
-        return [(AWAITING, "Awaiting review"), (ALL, "All"), *others]
-
-    def _chosen(self) -> str:
-        return self.value() or AWAITING
-
-    def choices(self, changelist: Any) -> Any:
-        for value, label in self.lookup_choices:
-            yield {
-                "selected": self._chosen() == str(value),
-                "query_string": changelist.get_query_string({self.parameter_name: value}),
-                "display": label,
-            }
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Evidence]) -> QuerySet[Evidence]:
-        chosen = self._chosen()
-        if chosen == ALL or chosen not in EvidenceStatus.values:
-            return queryset
-        return queryset.filter(status=chosen)
+    statuses = EvidenceStatus
+    awaiting = AWAITING
+    awaiting_label = "Awaiting review"
 
 
 SHOWN = (

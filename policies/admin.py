@@ -8,7 +8,6 @@ audit log records who decided. Nothing is edited, added or deleted here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from django.contrib import admin, messages
@@ -17,13 +16,13 @@ from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, V
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.admin_scope import OrganisationScopedAdmin, is_consultant
 from accounts.audit import Actor
-from config.formatting import long_date
+from config.admin_filters import StatusQueueFilter
+from config.formatting import long_date, long_date_time
 from policies import services
 from policies.diffing import diff_versions
 from policies.forms import ReviewForm
@@ -31,40 +30,14 @@ from policies.models import Policy, PolicyReview, PolicyStatus, PolicyVersion
 from policies.rendering import markdown_html
 
 AWAITING = PolicyStatus.IN_REVIEW.value
-ALL = "all"
 
 
-def long_date_time(moment: datetime) -> str:
-    local = timezone.localtime(moment)
-    return f"{long_date(local.date())}, {local:%H:%M}"
-
-
-class PolicyQueueFilter(admin.SimpleListFilter):
+class PolicyQueueFilter(StatusQueueFilter):
     """Status, opening on the queue itself: the policies awaiting approval."""
 
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        others = [(value, label) for value, label in PolicyStatus.choices if value != AWAITING]
-        return [(AWAITING, "Awaiting approval"), (ALL, "All"), *others]
-
-    def _chosen(self) -> str:
-        return self.value() or AWAITING
-
-    def choices(self, changelist: Any) -> Any:
-        for value, label in self.lookup_choices:
-            yield {
-                "selected": self._chosen() == str(value),
-                "query_string": changelist.get_query_string({self.parameter_name: value}),
-                "display": label,
-            }
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Policy]) -> QuerySet[Policy]:
-        chosen = self._chosen()
-        if chosen == ALL or chosen not in PolicyStatus.values:
-            return queryset
-        return queryset.filter(status=chosen)
+    statuses = PolicyStatus
+    awaiting = AWAITING
+    awaiting_label = "Awaiting approval"
 
 
 SHOWN = ("organisation", "title", "status", "owner", "review_by", "created", "updated")

@@ -35,7 +35,7 @@ for candidate in $(PYTHON) python3.13 python3.12 \
 done; exit 1
 endef
 
-.PHONY: help run test worker beat bench bench-api lint format install migrate seed check-python clean-venv
+.PHONY: help run test worker beat bench bench-api lint audit format install migrate seed check-python clean-venv
 
 help: ## List the make targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
@@ -73,6 +73,11 @@ lint: install ## Check style (ruff), formatting (ruff format) and types (mypy)
 	echo "--- mypy"; $(BIN)/mypy . || failed="$$failed mypy"; \
 	if [ -n "$$failed" ]; then echo "lint failed:$$failed" >&2; exit 1; fi; \
 	echo "lint passed."
+
+# Not part of `make test`: it asks PyPI's vulnerability data about every pinned requirement (network).
+# --strict fails when a requirement could not be looked up, rather than calling an unchecked list clean.
+audit: install ## Check the pinned requirements for known vulnerabilities (pip-audit; needs PyPI)
+	$(BIN)/pip-audit -r requirements.txt --strict --progress-spinner off
 
 format: install ## Fix what ruff can fix and format the code
 	$(BIN)/ruff check --fix .

@@ -26,6 +26,7 @@ TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable request",
     429: "Too many requests",
+    507: "Insufficient storage",
 }
 
 

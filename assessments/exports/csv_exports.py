@@ -37,12 +37,23 @@ class _Echo:
         return value
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...) and worse).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """A cell someone typed, made inert: a leading apostrophe keeps a would-be formula as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_stream(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
     writer = csv.writer(_Echo())
     pending = ["\ufeff", writer.writerow(header)]
     size = 0
     for row in rows:
-        line = writer.writerow(row)
+        line = writer.writerow([spreadsheet_text(value) for value in row])
         pending.append(line)
         size += len(line)
         if size >= CHUNK_CHARACTERS:

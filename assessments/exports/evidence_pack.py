@@ -28,6 +28,7 @@ from django.db.models import Exists, OuterRef
 from django.utils.html import escape, format_html, format_html_join
 
 from accounts.models import Organisation
+from assessments.exports.csv_exports import spreadsheet_text
 from assessments.exports.zipstream import ZipStream
 from compliance.models import Framework
 from config.formatting import long_date
@@ -334,7 +335,10 @@ class _Echo:
 def index_csv(pack: EvidencePack) -> Iterator[bytes]:
     writer = csv.writer(_Echo())
     # With a byte order mark, Excel opens the file as UTF-8 rather than guessing.
-    lines = chain(["\ufeff", writer.writerow(INDEX_COLUMNS)], (writer.writerow(row) for row in _index_rows(pack)))
+    lines = chain(
+        ["\ufeff", writer.writerow(INDEX_COLUMNS)],
+        (writer.writerow(map(spreadsheet_text, row)) for row in _index_rows(pack)),
+    )
     return _batched(lines)
 
 

@@ -27,6 +27,12 @@ class Column:
     width: int
 
 
+def _as_text(cell: Any) -> None:
+    """openpyxl takes any text starting with "=" for a formula: what people typed stays text."""
+    if cell.data_type == "f":
+        cell.data_type = "s"
+
+
 def sheet_title(text: str) -> str:
     return text.translate(SHEET_TITLE_FORBIDDEN).strip()[:MAX_SHEET_TITLE]
 
@@ -43,6 +49,7 @@ def info_sheet(workbook: Workbook, title: str, facts: Iterable[tuple[str, str]],
     sheet.append([])
     for label, value in facts:
         sheet.append([label, value])
+        _as_text(sheet.cell(row=sheet.max_row, column=2))
         sheet.cell(row=sheet.max_row, column=1).font = Font(bold=True)
         sheet.cell(row=sheet.max_row, column=2).alignment = WRAP
     if notes:
@@ -64,6 +71,7 @@ def table_sheet(workbook: Workbook, title: str, columns: Sequence[Column], rows:
         sheet.append(list(row))
         for cell in sheet[sheet.max_row]:
             cell.alignment = WRAP
+            _as_text(cell)
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = sheet.dimensions
     sheet.print_title_rows = "1:1"

@@ -44,6 +44,7 @@ from evidence.serializers import (
 )
 from evidence.services import items as services
 from evidence.services.items import EvidenceDetails
+from evidence.services.storage import StorageFull
 
 # Long text a list never shows: left in the database so a page of rows stays small.
 UNLISTED_FIELDS = ("description", "note", "extracted_text", "reviewer_comment")
@@ -55,6 +56,11 @@ SANDBOX = "sandbox; default-src 'none'"
 class DuplicateConflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This is already evidence of the organisation."
+
+
+class InsufficientStorage(APIException):
+    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
+    default_detail = StorageFull.message
 
 
 class IdFilter(django_filters.NumberFilter):
@@ -267,6 +273,10 @@ class EvidenceListCreate(mixins.ListModelMixin, EvidenceViewMixin):
                 {"$ref": "#/components/schemas/Problem"},
                 description="The same file or link is already evidence; the detail names it.",
             ),
+            (507, "application/problem+json"): OpenApiResponse(
+                {"$ref": "#/components/schemas/Problem"},
+                description="There is no room to store the file (the disk is full); nothing was stored. Retry later.",
+            ),
         },
         examples=[UPLOAD_EXAMPLE, LINK_EXAMPLE, NOTE_EXAMPLE],
     )
@@ -317,6 +327,8 @@ class EvidenceListCreate(mixins.ListModelMixin, EvidenceViewMixin):
             )
         except UploadRefused as refusal:
             raise ValidationError({"file": [refusal.message]}) from refusal
+        except StorageFull as full:
+            raise InsufficientStorage() from full
         except services.DuplicateEvidence as duplicate:
             existing = duplicate.existing
             url = reverse(

@@ -2,11 +2,13 @@
 
 A file is stored before its row is written and deleted again if the row cannot be written, so a
 failed upload leaves nothing behind; rows are deleted before their files, once the transaction commits.
-`cleanup_orphans` catches what a crash between those steps could still leave.
+`cleanup_orphans` catches what a crash between those steps could still leave. A save that fails part-way
+(a full disk) removes what it had written and, when the disk or quota is full, raises StorageFull.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
@@ -26,11 +28,33 @@ PREFIX = "evidence"
 ORPHAN_GRACE = timedelta(hours=1)
 
 
+class StorageFull(OSError):
+    """There is no room to store the file (disk full or quota reached); nothing of it was kept."""
+
+    message = (
+        "There is no room left to store files, so nothing was stored. Try again later; if it keeps "
+        "happening, tell whoever looks after Greenlight for your organisation."
+    )
+
+
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
 def store(*, organisation_id: int, name: str, content: IO[bytes]) -> str:
-    """Save the content under the organisation's prefix and a random folder; returns the stored name."""
+    """Save the content under the organisation's prefix and a random folder; returns the stored name.
+
+    Raises StorageFull when the disk is full; no partial file is left behind."""
     content.seek(0)
-    path = f"{PREFIX}/{organisation_id}/{uuid.uuid4().hex}/{name}"
-    return default_storage.save(path, content if isinstance(content, File) else File(content, name=name))
+    folder = f"{PREFIX}/{organisation_id}/{uuid.uuid4().hex}"
+    path = f"{folder}/{name}"
+    try:
+        return default_storage.save(path, content if isinstance(content, File) else File(content, name=name))
+    except OSError as error:
+        # The folder is new, so whatever is in it is this upload's partial file.
+        delete_quietly([path, folder])
+        if error.errno in _FULL:
+            raise StorageFull(error.errno, StorageFull.message) from error
+        raise
 
 
 def delete_quietly(names: Iterable[str]) -> None:

@@ -382,3 +382,70 @@ def write_text(path: Path, *, size: int, line: bytes = b"2026-11-21 09:00:01 bac
             piece = block[: size - written]
             out.write(piece)
             written += len(piece)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The hostile uploads corpus (issue 11): each built in memory, small enough to post in a test
+# ---------------------------------------------------------------------------------------------------
+
+
+def gif_js_polyglot() -> bytes:
+    """A valid GIF that is also JavaScript: the width bytes spell "/*", the script follows the trailer."""
+    gif = image_bytes("GIF")
+    return b"GIF89a/*" + gif[8:] + b"*/=alert(document.domain);//"
+
+
+def gif_html_polyglot() -> bytes:
+    """A valid GIF with a web page after its trailer, for a browser that sniffs it as HTML."""
+    return image_bytes("GIF") + b"<html><body><script>alert(document.cookie)</script></body></html>"
+
+
+def png_html_polyglot() -> bytes:
+    """A valid PNG with a script after its end chunk: harmless only if never served as HTML."""
+    return image_bytes("PNG") + b"<script>alert(document.cookie)</script>"
+
+
+def html_page() -> bytes:
+    return b"<!doctype html><html><body><script>fetch('/api/').then(r => r.text())</script></body></html>"
+
+
+def svg_with_script() -> bytes:
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>'
+    )
+
+
+def zip_bomb(*, megabytes: int = 20) -> bytes:
+    """Megabytes of zeros deflated to a few kilobytes: the ratio, not the size, gives it away."""
+    buffer = io.BytesIO()
+    write_zip_bomb(buffer, megabytes=megabytes)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def pixel_bomb() -> bytes:
+    """A PNG of a few dozen bytes whose header claims 100,000 × 100,000 pixels (30 GB decoded)."""
+    return png_claiming(100_000, 100_000)
+
+
+def docx_that_is_a_zip_of_other_things() -> bytes:
+    """Called .docx, but a ZIP of a program and a web page with none of a Word document's parts."""
+    return zip_bytes({"setup.exe": windows_program(), "index.html": html_page()})
+
+
+def oversized_text(size: int) -> bytes:
+    return b"x" * size
+
+
+# Names a client may send; the content with them is ordinary text. (A 1,000-character name does not fit
+# in a multipart part header, which Django caps at 1 KB; the service refuses one over 1,000 characters.)
+HOSTILE_NAMES = {
+    "three hundred characters": "a" * 296 + ".txt",
+    "parent directories": "../../../../etc/cron.d/backup.txt",
+    "windows parent directories": "..\\..\\..\\Windows\\System32\\backup.txt",
+    "absolute path": "/etc/passwd",
+    "windows absolute path": "C:\\Windows\\Temp\\backup.txt",
+    "nul byte": "backup\x00.exe.txt",
+    "control characters": "backup\x07\x1b[31mlog\r\n.txt",
+    "right-to-left override": "backup\u202etxt.exe",
+}

@@ -53,6 +53,7 @@ from evidence.kinds import FRESHNESS_DAYS
 from evidence.models import Evidence, EvidenceForm, EvidenceRevision, EvidenceSource, EvidenceStatus
 from evidence.services import items as services
 from evidence.services.refresh import quality_for
+from evidence.services.storage import StorageFull
 
 NEW_TEMPLATE = "evidence/evidence_new.html"
 DETAIL_TEMPLATE = "evidence/evidence_detail.html"
@@ -237,6 +238,10 @@ def evidence_upload(request: HttpRequest) -> HttpResponse:
         if xhr:
             return _refused(request, refusal.message)
         return _new_page(request, "upload", form, status=400, refusal=refusal.message)
+    except StorageFull as full:
+        if xhr:
+            return _refused(request, full.message, status=507)
+        return _new_page(request, "upload", form, status=507, refusal=full.message)
     except services.DuplicateEvidence as duplicate:
         if xhr:
             context = {"existing": duplicate.existing, "name": name}
@@ -258,8 +263,8 @@ def _upload_result(request: HttpRequest, outcome: str, *, status: int, **context
     return render(request, UPLOAD_RESULT, {"outcome": outcome, **context}, status=status)
 
 
-def _refused(request: HttpRequest, message: str) -> HttpResponse:
-    return _upload_result(request, "refused", status=400, message=message, nothing_stored=True)
+def _refused(request: HttpRequest, message: str, *, status: int = 400) -> HttpResponse:
+    return _upload_result(request, "refused", status=status, message=message, nothing_stored=True)
 
 
 @require_GET
@@ -465,6 +470,8 @@ def evidence_revise(request: HttpRequest, evidence_id: int) -> HttpResponse:
         )
     except UploadRefused as refusal:
         return _revise_refused(request, evidence, refusal.message, xhr=xhr)
+    except StorageFull as full:
+        return _revise_refused(request, evidence, full.message, xhr=xhr)
     except ValidationError as error:
         return _revise_refused(request, evidence, _error_text(error), xhr=xhr)
     messages.success(request, f"Uploaded version {revision.number} of “{evidence.title}”. Earlier versions are kept.")

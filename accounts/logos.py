@@ -7,6 +7,7 @@ refused after 2 MB rather than read to the end, and the pixel size is checked be
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import warnings
@@ -20,7 +21,7 @@ from django.db import transaction
 from PIL import Image
 
 from accounts.audit import Actor, audit_record
-from accounts.models import Organisation
+from accounts.models import Organisation, organisation_logo_path
 
 logger = logging.getLogger(__name__)
 
@@ -98,11 +99,22 @@ def _delete_quietly(name: str) -> None:
         logger.warning("Could not delete logo file %s", name, exc_info=True)
 
 
+NO_ROOM = "There is no room left to store files, so the logo was not saved. Try again later."
+
+
 def organisation_logo_replace(*, organisation: Organisation, logo: LogoImage, actor: Actor) -> Organisation:
     """Store the new file, then point the row at it; the old file goes only once that has committed."""
     old_name = organisation.logo.name or ""
-    organisation.logo.save(f"logo.{logo.extension}", ContentFile(logo.content), save=False)
-    new_name = organisation.logo.name or ""
+    planned = organisation_logo_path(organisation, f"logo.{logo.extension}")
+    try:
+        new_name = default_storage.save(planned, ContentFile(logo.content))
+    except OSError as error:
+        # A full disk leaves a partial file under the planned name: remove it, and say so in the form.
+        _delete_quietly(planned)
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise ValidationError(NO_ROOM, code="no_room") from error
+        raise
+    organisation.logo.name = new_name
     try:
         with transaction.atomic():
             organisation.save(update_fields=["logo"])

@@ -81,9 +81,13 @@ def settings_organisation(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Logo removed.")
             return _redirect(request, request.path)
         if intent == "logo" and logo_form.is_valid():
-            organisation_logo_replace(organisation=organisation, logo=logo_form.cleaned_data["logo"], actor=actor)
-            messages.success(request, "Logo saved. It will appear on the cover of your next report.")
-            return _redirect(request, request.path)
+            try:
+                organisation_logo_replace(organisation=organisation, logo=logo_form.cleaned_data["logo"], actor=actor)
+            except ValidationError as error:
+                logo_form.add_error("logo", error)
+            else:
+                messages.success(request, "Logo saved. It will appear on the cover of your next report.")
+                return _redirect(request, request.path)
         if intent == "name" and form.is_valid():
             services.organisation_rename(organisation=organisation, name=form.cleaned_data["name"], actor=actor)
             messages.success(request, "Organisation name saved.")

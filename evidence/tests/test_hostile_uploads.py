@@ -420,3 +420,13 @@ def test_a_full_disk_during_a_new_version_keeps_the_old_one(personas, client_for
     assert "There is no room left to store files" in text_of(response)
     assert list(EvidenceRevision.objects.values_list("pk", flat=True)) == [revision.pk]
     assert stored_files() == [revision.file.name]
+
+
+@pytest.mark.usefixtures("full_disk")
+def test_a_full_disk_refuses_a_logo_in_the_form_and_leaves_nothing(personas, client_for):
+    response = post_logo(personas, client_for, "logo.png", hostile.png_html_polyglot())
+
+    assert response.status_code == 200
+    assert "There is no room left to store files, so the logo was not saved." in text_of(response)
+    assert Organisation.objects.get(pk=personas.organisation.pk).logo.name == ""
+    assert stored_files() == []

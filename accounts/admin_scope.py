@@ -14,10 +14,10 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from accounts.models import Membership, Organisation, User
 from accounts.roles import Role
@@ -229,6 +229,21 @@ class SuperuserOnlyAdmin:
 class OrganisationScopedAdmin(_ScopedPermissions, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return scope_queryset(super().get_queryset(request), request, self.organisation_path)
+
+    def get_object_for(self, request: HttpRequest, object_id: Any) -> Any:
+        """The object for one of this admin's own action URLs (reply, review, file): the admin's
+        `get_<thing>_for`. Those URLs are not wrapped in `admin_view`, whose login redirect would answer
+        for any id: to anyone but staff the object simply does not exist (404), staff who consult for
+        nobody are refused (403), and an object outside the consultant's organisations is missing (404)."""
+        missing = f"No such {self.model._meta.verbose_name}."
+        if not (request.user.is_active and request.user.is_staff):
+            raise Http404(missing)
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        obj = self.get_object(request, str(object_id))
+        if obj is None:
+            raise Http404(missing)
+        return obj
 
     def get_list_filter(self, request: HttpRequest) -> Any:
         # Django's filters for relations (and for fields across one) list every row of the related table,

@@ -4,9 +4,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
@@ -178,20 +178,8 @@ class ConversationAdmin(OrganisationScopedAdmin):
             *super().get_urls(),
         ]
 
-    def _escalation(self, request: HttpRequest, conversation_id: int) -> Conversation:
-        # Not wrapped in admin_view, whose login redirect would answer for any id: to anyone but staff an
-        # escalation simply does not exist here.
-        if not (request.user.is_active and request.user.is_staff):
-            raise Http404("No such escalation.")
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        conversation = self.get_object(request, str(conversation_id))
-        if conversation is None:
-            raise Http404("No such escalation.")
-        return conversation
-
     def reply_view(self, request: HttpRequest, conversation_id: int) -> HttpResponse:
-        conversation = self._escalation(request, conversation_id)
+        conversation = self.get_object_for(request, conversation_id)
         form = ReplyForm(request.POST)
         if not form.is_valid():
             messages.error(request, " ".join(str(error) for error in form["text"].errors))
@@ -207,7 +195,7 @@ class ConversationAdmin(OrganisationScopedAdmin):
         return redirect(reverse("admin:chat_conversation_change", args=[conversation.pk]))
 
     def resolve_view(self, request: HttpRequest, conversation_id: int) -> HttpResponse:
-        conversation = self._escalation(request, conversation_id)
+        conversation = self.get_object_for(request, conversation_id)
         try:
             escalation_resolve(conversation=conversation, actor=Actor.from_request(request))
         except ValidationError as error:

@@ -188,23 +188,10 @@ class EvidenceAdmin(OrganisationScopedAdmin):
             *super().get_urls(),
         ]
 
-    def _evidence(self, request: HttpRequest, evidence_id: int) -> Evidence:
-        """The item, if it is in an organisation the user consults for (404 otherwise, as for a missing one)."""
-        # Not wrapped in admin_view, whose login redirect would answer for any id: to anyone but staff this
-        # evidence simply does not exist here (as the escalation queue's reply URL does).
-        if not (request.user.is_active and request.user.is_staff):
-            raise Http404("No such evidence.")
-        if not is_consultant(request):
-            raise PermissionDenied
-        evidence = self.get_object(request, str(evidence_id))
-        if evidence is None:
-            raise Http404("No such evidence.")
-        return evidence
-
     def file_view(self, request: HttpRequest, evidence_id: int) -> HttpResponseBase:
         """The current file, never rendered as a page of this site: the app's download headers (attachment
         unless an image or PDF is asked inline, nosniff, a sandboxing CSP, not cached)."""
-        evidence = self._evidence(request, evidence_id)
+        evidence = self.get_object_for(request, evidence_id)
         revision = evidence.current_revision if evidence.form == EvidenceForm.FILE else None
         if revision is None:
             raise Http404("This evidence has no file.")
@@ -215,7 +202,7 @@ class EvidenceAdmin(OrganisationScopedAdmin):
         return response
 
     def review_view(self, request: HttpRequest, evidence_id: int) -> HttpResponse:
-        evidence = self._evidence(request, evidence_id)
+        evidence = self.get_object_for(request, evidence_id)
         back = redirect(reverse("admin:evidence_evidence_change", args=[evidence.pk]))
         form = ReviewForm(request.POST)
         if not form.is_valid():

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.views.decorators.cache import never_cache
@@ -151,19 +151,6 @@ class PolicyAdmin(OrganisationScopedAdmin):
             *super().get_urls(),
         ]
 
-    def _policy(self, request: HttpRequest, policy_id: int) -> Policy:
-        """The policy, if it is in an organisation the user consults for (404 otherwise, as for a missing one)."""
-        # Not wrapped in admin_view, whose login redirect would answer for any id: to anyone but staff this
-        # policy simply does not exist here (as the escalation queue's reply URL does).
-        if not (request.user.is_active and request.user.is_staff):
-            raise Http404("No such policy.")
-        if not is_consultant(request):
-            raise PermissionDenied
-        policy = self.get_object(request, str(policy_id))
-        if policy is None:
-            raise Http404("No such policy.")
-        return policy
-
     def _decide(self, request: HttpRequest, policy: Policy, act: Callable[[Actor], Any], success: str) -> HttpResponse:
         try:
             act(Actor.from_request(request))
@@ -175,7 +162,7 @@ class PolicyAdmin(OrganisationScopedAdmin):
         return redirect(reverse("admin:policies_policy_change", args=[policy.pk]))
 
     def review_view(self, request: HttpRequest, policy_id: int) -> HttpResponse:
-        policy = self._policy(request, policy_id)
+        policy = self.get_object_for(request, policy_id)
         form = ReviewForm(request.POST)
         if not form.is_valid():
             messages.error(request, "Choose whether to approve the policy or send it back.")
@@ -192,7 +179,7 @@ class PolicyAdmin(OrganisationScopedAdmin):
         )
 
     def publish_view(self, request: HttpRequest, policy_id: int) -> HttpResponse:
-        policy = self._policy(request, policy_id)
+        policy = self.get_object_for(request, policy_id)
         return self._decide(
             request,
             policy,

@@ -81,6 +81,20 @@ class Organisation(models.Model):
     logo = models.FileField(upload_to=organisation_logo_path, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Deletion is requested by an owner and carried out by the daily task once `deletion_due_at` has
+    # passed; until then an owner can cancel it and nothing is lost.
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
+    deletion_due_at = models.DateTimeField(null=True, blank=True)
+    deletion_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    # Retention, in days, of records that need not be kept for ever; the daily task deletes older ones.
+    conversation_retention_days = models.PositiveIntegerField(default=365)
+    ai_call_retention_days = models.PositiveIntegerField(default=90)
+    audit_event_retention_days = models.PositiveIntegerField(default=2190)
+    report_run_retention_days = models.PositiveIntegerField(default=365)
+
     class Meta:
         ordering = ["name"]
 
@@ -502,3 +516,51 @@ class IdempotencyRecord(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.principal} {self.key}"
+
+
+def data_export_path(export: DataExport, filename: str) -> str:
+    """Under the organisation's own folder with a random part, so names are never guessed."""
+    return f"organisations/{export.organisation_id}/exports/{uuid.uuid4().hex}/{filename}"
+
+
+class DataExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Being built"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"
+
+
+class DataExport(TenantModel):
+    """An owner's export of everything the organisation holds: a ZIP built in the background.
+
+    The file is private (served only through the access-checked download view) and is deleted when
+    `expires_at` passes; the row stays as a record that the export happened.
+    """
+
+    status = models.CharField(max_length=10, choices=DataExportStatus.choices, default=DataExportStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent
+    message = models.CharField(max_length=300, blank=True)
+    file = models.FileField(upload_to=data_export_path, max_length=500, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=DataExportStatus.values), name="data_export_status_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(progress__lte=100), name="data_export_progress_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Export of {self.created_at:%Y-%m-%d %H:%M}"

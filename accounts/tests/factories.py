@@ -6,6 +6,8 @@ from django.utils import timezone
 from accounts.models import (
     ApiKey,
     AuditEvent,
+    DataExport,
+    DataExportStatus,
     IdempotencyRecord,
     Invitation,
     Membership,
@@ -164,3 +166,22 @@ class IdempotencyRecordFactory(factory.django.DjangoModelFactory):
     principal = factory.Sequence(lambda n: f"key:{n}")
     key = factory.Sequence(lambda n: f"retry-token-{n}")
     request_fingerprint = "0" * 64
+
+
+class DataExportFactory(factory.django.DjangoModelFactory):
+    """Queued by default; `ready=True` stores a small ZIP and its size and checksum as a build would."""
+
+    class Meta:
+        model = DataExport
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    message = factory.Sequence(lambda n: f"Export number {n} waiting to start")
+
+    class Params:
+        ready = factory.Trait(
+            status=DataExportStatus.READY,
+            progress=100,
+            file=factory.django.FileField(filename="greenlight-export.zip", data=b"PK\x05\x06" + bytes(18)),
+            size=22,
+        )

@@ -16,7 +16,17 @@ from accounts import services, services_api
 from accounts.admin_scope import OrganisationScopedAdmin, OrganisationScopedInline, SuperuserOnlyAdmin
 from accounts.audit import Actor
 from accounts.forms_api_keys import PartnerKeyForm
-from accounts.models import ApiKey, AuditEvent, Invitation, Membership, Organisation, Partner, PartnerGrant, User
+from accounts.models import (
+    ApiKey,
+    AuditEvent,
+    DataExport,
+    Invitation,
+    Membership,
+    Organisation,
+    Partner,
+    PartnerGrant,
+    User,
+)
 from accounts.roles import ROLE_CAPABILITIES, Role
 
 
@@ -80,7 +90,19 @@ class OrganisationAdmin(OrganisationScopedAdmin):
     organisation_path = "pk"
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["slug", "created_at"]
+    # Only the name is edited here; deletion and retention change through the owners' settings pages,
+    # which confirm, audit and notify.
+    fields = [
+        "name",
+        "slug",
+        "created_at",
+        "deletion_due_at",
+        "conversation_retention_days",
+        "ai_call_retention_days",
+        "audit_event_retention_days",
+        "report_run_retention_days",
+    ]
+    readonly_fields = fields[1:]
     inlines = [MembershipInline]
 
     # Organisations are created in the app, by the person who becomes their owner.
@@ -160,6 +182,34 @@ class AuditEventAdmin(ReadOnlyAdminMixin, OrganisationScopedAdmin):
         "object_id",
         "ip_address",
     )
+
+
+@admin.register(DataExport)
+class DataExportAdmin(ReadOnlyAdminMixin, OrganisationScopedAdmin):
+    """That an export was made, when and by whom. Never the file: only the organisation's owners download it."""
+
+    list_display = ["created_at", "organisation", "requester", "status", "size", "expires_at"]
+    list_filter = ["status"]
+    list_select_related = ["organisation", "requested_by"]
+    search_fields = ["organisation__name"]
+    fields = readonly_fields = (
+        "created_at",
+        "organisation",
+        "requester",
+        "status",
+        "progress",
+        "message",
+        "error",
+        "size",
+        "sha256",
+        "started_at",
+        "finished_at",
+        "expires_at",
+    )
+
+    @admin.display(description="Asked for by")
+    def requester(self, obj: DataExport) -> str:
+        return person(obj.requested_by)
 
 
 # --- Partner API access ---------------------------------------------------------------------------

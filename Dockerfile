@@ -31,5 +31,9 @@ USER greenlight
 EXPOSE 8000
 
 # ASGI workers: a streamed assistant answer waits on the event loop, not on a worker process.
+# Idle keep-alive connections stay open longer than the HTTPS proxy in front keeps them (60 s is the
+# common idle timeout): with gunicorn's default of 2 s, a request the proxy sends on a connection just
+# as gunicorn closes it fails, and `make load` saw exactly that, as dropped connections.
 CMD ["gunicorn", "config.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker", \
-     "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--timeout", "60", "--graceful-timeout", "30"]
+     "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--timeout", "60", "--graceful-timeout", "30", \
+     "--keep-alive", "75"]

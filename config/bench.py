@@ -1,29 +1,35 @@
-"""`make bench`: how fast Greenlight's pages are against a large organisation, beside a do-nothing baseline.
+"""`make bench`: every performance budget of the earlier issues, measured in one run, as one table.
 
-It creates a throwaway test database on the configured engine (SQLite file or PostgreSQL from
-`DATABASE_URL`), seeds a large organisation plus a second one, then requests each scenario through the
-full middleware stack with Django's test client. For every scenario it prints the median and p95
-latency, the queries per request and the peak Python memory of one request, each beside the baseline
-view measured in the same run as the same user. It prints; it never asserts timings.
+It creates a throwaway test database on the configured engine (PostgreSQL from `DATABASE_URL`, where the
+budgets are stated, or a SQLite file), seeds a large organisation, a second one and a small one, then
+prints one table with a row per budget: pages requested through the full middleware stack with Django's
+test client (median and p95 latency, queries, peak Python memory of one request) and work that is not a
+request (loading the library, building a report, exporting, uploading), each beside the do-nothing
+baseline view measured in the same run, with a verdict. Budgets that a page's query count does not grow
+with the data compare the same request for the small organisation and the large one. On PostgreSQL it
+then measures the API's throughput through gunicorn (config/bench_api.py) on the same data. It prints;
+it never fails on timings.
 
-Apps add scenarios without touching this file: an optional `<app>/bench.py` exposing `SCENARIOS`
-(a list of `Scenario`) and, if the scenarios need data of their own, `seed(data: BenchData) -> None`.
+Apps add rows without touching this file: an optional `<app>/bench.py` exposing `SCENARIOS` (requests,
+a list of `Scenario`), `MEASURES` (work that is not a request, a list of `Measure`, filled in by the
+seeder with `data.record`) and, if they need data of their own, `seed(data: BenchData) -> None`.
 Modules in PROJECT_BENCH_MODULES (the partner API's, config/bench_api.py) run after every app's, so
-their seeders see all the data. `python -m config.bench_api` measures throughput through gunicorn.
+their seeders see all the data. config/bench_rows.py measures the rows, config/bench_table.py judges
+and prints them.
 
-    python -m config.bench [--runs 30] [--warmup 3] [--only audit]
+    python -m config.bench [--runs 30] [--warmup 3] [--only audit] [--throughput-seconds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import logging
 import os
-import statistics
 import tempfile
+import textwrap
 import time
-import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,9 +38,10 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from django.test import Client
+# Budget and Result are the apps' too: their bench modules import everything from here.
+from config.bench_table import Budget, Result, Row, details, render, summary
 
+if TYPE_CHECKING:
     from accounts.models import Organisation, User
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -42,17 +49,23 @@ BASELINE_URL = "bench_baseline"
 PROJECT_BENCH_MODULES = ("config.bench_api",)
 # Benchmarks measure the work, not the limiter: an API rate limit no run reaches.
 UNREACHED_API_RATE = "1000000/minute"
+# Whose baseline stands beside rows that are not requests (the user most rows are measured as).
+REFERENCE_CALLER = "owner"
 
 MEMBERS = 60
 INVITATIONS = 40
 AUDIT_EVENTS = 5_000
 OTHER_MEMBERS = 10
 OTHER_AUDIT_EVENTS = 500
+SMALL_SLUG = "bench-small"
+# Rows of each kind the small organisation holds: enough that every list takes its full path.
+SMALL_ROWS = 3
 
 
 @dataclass
 class BenchData:
-    """What the seeders built: the large organisation, a second one, and a user per role by name."""
+    """What the seeders built: the large organisation, a second one, a small one for the query-count
+    comparisons, and a user per role by name ("small owner" and "small member" belong to the small one)."""
 
     organisation: Organisation
     other_organisation: Organisation
@@ -60,19 +73,48 @@ class BenchData:
     counts: dict[str, int] = field(default_factory=dict)
     # API keys' secrets by name, for scenarios with `as_key` (config/bench_api.py makes them).
     api_keys: dict[str, str] = field(default_factory=dict)
-    # Measurements that are not requests (a seeder's own timings), printed before the table.
+    # Facts about the seeding worth a line before the table (what was built, and how long it took).
     notes: list[str] = field(default_factory=list)
+    small_organisation: Organisation | None = None
+    # Results of the MEASURES, by name, as the seeders record them.
+    results: dict[str, Result] = field(default_factory=dict)
+    # `--only`: rows whose name does not contain it are neither measured nor shown.
+    only: str = ""
+    # Off when only the data is wanted (`make bench-api`): seeders then time nothing they can skip.
+    measuring: bool = True
+
+    def wants(self, measure: Measure) -> bool:
+        """Whether this run shows `measure`: seeders skip the work of measures it does not."""
+        return self.measuring and matches(self.only, measure.name)
+
+    def record(self, measure: Measure, result: Result) -> None:
+        self.results[measure.name] = result
+
+
+@dataclass(frozen=True)
+class Small:
+    """The same request at a small size, for a budget that its query count does not grow with the data.
+
+    Fields left None are the scenario's own; by default the request is made as "small owner" (or with the
+    "small" API key when the scenario uses a key). `label` says what the small case is, in the details.
+    """
+
+    label: str = "the small organisation"
+    as_user: str | None = None
+    as_key: str | None = None
+    kwargs: Callable[[BenchData], dict[str, Any]] | None = None
+    query: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """One request to measure.
+    """One request to measure, as a row of the table under its `issue`.
 
     `url` is a URL name, reversed with `kwargs(data)` and `query`; `as_user` names one of
     `BenchData.users` (None is anonymous); `as_key` names one of `BenchData.api_keys`, sent as
     `Authorization: Bearer`; `htmx` sends `HX-Request` so the view answers with its fragment;
-    `budget_ms` is printed beside the median, never enforced. A scenario whose URL name does not
-    exist (yet) is listed as not available rather than failing the run.
+    `budget_ms` applies to the p95; `small` adds the budget that the query count is the same for the
+    small case. A scenario whose URL name does not exist (yet) is reported rather than failing the run.
     """
 
     name: str
@@ -84,6 +126,8 @@ class Scenario:
     htmx: bool = False
     expected_status: int = 200
     budget_ms: float | None = None
+    issue: int = 0
+    small: Small | None = None
 
     def path(self, data: BenchData) -> str:
         from django.urls import reverse
@@ -99,25 +143,45 @@ class Scenario:
             return f"key {self.as_key}"
         return self.as_user or "anonymous"
 
+    @property
+    def budget(self) -> Budget:
+        return Budget(ms=self.budget_ms, on="p95", flat_queries=self.small is not None)
 
-SCENARIOS = [
-    Scenario("login page", "account_login"),
-    Scenario("readyz", "readyz"),
-    Scenario("dashboard shell", "dashboard", as_user="owner"),
-    Scenario("dashboard shell, two organisations", "dashboard", as_user="consultant"),
-    Scenario("members and invitations", "settings_members", as_user="owner"),
-    Scenario("audit log, first page", "audit_log", as_user="owner"),
-    Scenario("audit log, page 40 (htmx)", "audit_log", as_user="owner", query={"page": "40"}, htmx=True),
-]
+    def small_scenario(self) -> Scenario:
+        """This request as the small case describes it."""
+        assert self.small is not None
+        small = self.small
+        return dataclasses.replace(
+            self,
+            as_user=small.as_user or (None if self.as_key else "small owner"),
+            as_key=small.as_key or ("small" if self.as_key else None),
+            kwargs=small.kwargs or self.kwargs,
+            query=self.query if small.query is None else small.query,
+            small=None,
+        )
 
 
 @dataclass(frozen=True)
-class Measurement:
-    status: int
-    median_ms: float
-    p95_ms: float
-    queries: int
-    peak_kib: float
+class Measure:
+    """A budget measured by a seeder rather than by a request: a load, a build, an export, an upload.
+
+    Declared in a bench module's MEASURES so the table has its row even when the seeder failed to
+    record it; the seeder fills it in with `data.record(measure, Result(...))`.
+    """
+
+    name: str
+    issue: int
+    budget: Budget = field(default_factory=Budget)
+
+
+SCENARIOS = [
+    Scenario("login page", "account_login", issue=2),
+    Scenario("readyz", "readyz", issue=2),
+    Scenario("dashboard shell (consultant of 2 orgs)", "dashboard", as_user="consultant", issue=2),
+    Scenario("members and invitations", "settings_members", as_user="owner", issue=2),
+    Scenario("audit log, first page", "audit_log", as_user="owner", issue=2, small=Small()),
+    Scenario("audit log, page 40 (htmx)", "audit_log", as_user="owner", query={"page": "40"}, htmx=True, issue=2),
+]
 
 
 # --- Discovery ------------------------------------------------------------------------------------
@@ -141,7 +205,9 @@ def local_bench_modules() -> list[Any]:
 # --- Seeding --------------------------------------------------------------------------------------
 def seed_organisations() -> BenchData:
     """A large organisation (owner, admins, members, viewers, a consultant; invitations; a long audit
-    log) and a smaller second one the consultant also belongs to. Bulk inserts keep this to seconds."""
+    log), a smaller second one the consultant also belongs to, and a small one (an owner, a member and a
+    few rows of everything, added by each seeder) to compare query counts with. Bulk inserts keep this
+    to seconds."""
     from django.test import override_settings
     from django.utils import timezone
 
@@ -152,11 +218,12 @@ def seed_organisations() -> BenchData:
     now = timezone.now()
     organisation = Organisation.objects.create(name="Large Bakery Group Ltd", slug="bench-large")
     other = Organisation.objects.create(name="Second Client Ltd", slug="bench-second")
+    small = Organisation.objects.create(name="Small Florist Ltd", slug=SMALL_SLUG)
 
     # The factories hash a password per user: the fast hasher keeps seeding in seconds.
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
-        people = User.objects.bulk_create(UserFactory.build_batch(MEMBERS + OTHER_MEMBERS))
-    staff, outsiders = people[:MEMBERS], people[MEMBERS:]
+        people = User.objects.bulk_create(UserFactory.build_batch(MEMBERS + OTHER_MEMBERS + 2))
+    staff, outsiders, florists = people[:MEMBERS], people[MEMBERS : MEMBERS + OTHER_MEMBERS], people[-2:]
 
     def role_for(index: int) -> Role:
         if index == 0:
@@ -171,6 +238,10 @@ def seed_organisations() -> BenchData:
         [Membership(organisation=organisation, user=user, role=role_for(i)) for i, user in enumerate(staff)]
         + [Membership(organisation=other, user=user, role=Role.MEMBER) for user in outsiders]
         + [Membership(organisation=other, user=staff[3], role=Role.CONSULTANT)]
+        + [
+            Membership(organisation=small, user=florists[0], role=Role.OWNER),
+            Membership(organisation=small, user=florists[1], role=Role.MEMBER),
+        ]
     )
 
     invitations = InvitationFactory.build_batch(INVITATIONS, organisation=organisation, invited_by=staff[0])
@@ -197,115 +268,79 @@ def seed_organisations() -> BenchData:
 
     AuditEvent.objects.bulk_create(events(organisation, staff[:10], AUDIT_EVENTS), batch_size=1000)
     AuditEvent.objects.bulk_create(events(other, outsiders, OTHER_AUDIT_EVENTS), batch_size=1000)
+    AuditEvent.objects.bulk_create(events(small, florists[:1], SMALL_ROWS))
 
     return BenchData(
         organisation=organisation,
         other_organisation=other,
-        users={"owner": staff[0], "admin": staff[1], "consultant": staff[3], "member": staff[5], "viewer": staff[4]},
+        small_organisation=small,
+        users={
+            "owner": staff[0],
+            "admin": staff[1],
+            "consultant": staff[3],
+            "member": staff[5],
+            "viewer": staff[4],
+            "small owner": florists[0],
+            "small member": florists[1],
+        },
         counts={
-            "organisations": 2,
+            "organisations": 3,
             "users": len(people),
             "memberships": len(people) + 1,
             "invitations": INVITATIONS,
-            "audit events": AUDIT_EVENTS + OTHER_AUDIT_EVENTS,
+            "audit events": AUDIT_EVENTS + OTHER_AUDIT_EVENTS + SMALL_ROWS,
         },
     )
 
 
-# --- Measuring ------------------------------------------------------------------------------------
-def measure(
-    client: Client, path: str, *, htmx: bool, runs: int, warmup: int, headers: dict[str, str] | None = None
-) -> Measurement:
-    from django.db import connection, reset_queries
-    from django.test.utils import CaptureQueriesContext
-
-    headers = {**(headers or {}), **({"HX-Request": "true"} if htmx else {})}
-
-    def request() -> int:
-        # secure=True so production mode's HTTPS redirect does not stand in for the page.
-        return client.get(path, headers=headers, secure=True).status_code
-
-    status = 0
-    for _ in range(warmup):
-        status = request()
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        status = request()
-        timings.append((time.perf_counter() - started) * 1000)
-    # The query log is a bounded deque: once full (migrations and seeding fill it), counts read zero.
-    reset_queries()
-    with CaptureQueriesContext(connection) as captured:
-        request()
-    # Read now: `captured_queries` slices the live log, which the next request resets.
-    queries = len(captured.captured_queries)
-    tracemalloc.start()
-    try:
-        request()
-        _current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return Measurement(
-        status=status,
-        median_ms=statistics.median(timings),
-        p95_ms=statistics.quantiles(timings, n=20, method="inclusive")[18],
-        queries=queries,
-        peak_kib=peak / 1024,
-    )
-
-
-def client_for(user: User | None) -> Client:
-    from django.test import Client
-
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
-
-
 # --- Reporting ------------------------------------------------------------------------------------
-COLUMNS = (
-    ("scenario", 36, "<"),
-    ("user", 10, "<"),
-    ("status", 6, ">"),
-    ("median ms", 9, ">"),
-    ("x base", 7, ">"),
-    ("p95 ms", 8, ">"),
-    ("queries", 7, ">"),
-    ("+base", 6, ">"),
-    ("peak KiB", 8, ">"),
-    ("+base", 7, ">"),
-    ("budget", 9, ">"),
+def matches(only: str, name: str) -> bool:
+    """Whether a row named `name` is in a run given `--only`."""
+    return only.lower() in name.lower()
+
+
+def engine_name() -> str:
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            return f"PostgreSQL {cursor.fetchone()[0].split()[0]}"
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        return f"SQLite {sqlite3.sqlite_version}"
+    return connection.vendor
+
+
+SQLITE_WARNING = (
+    "WARNING: this run is on SQLite. The budgets are stated for PostgreSQL, where production runs; for the "
+    "numbers that count, run DATABASE_URL=postgres://user@host:5432/name make bench."
 )
 
 
-def row(values: list[str]) -> str:
-    return "  ".join(f"{value:{align}{width}}" for value, (_name, width, align) in zip(values, COLUMNS, strict=True))
+def preamble(*, engine: str, vendor: str, database: str, load: float) -> list[str]:
+    """What the run is measured on: the engine (with a warning off PostgreSQL) and the machine."""
+    from django.utils import timezone
 
-
-def report_line(name: str, user: str, result: Measurement, base: Measurement, scenario: Scenario | None) -> str:
-    status = str(result.status)
-    if scenario is not None and result.status != scenario.expected_status:
-        status += "!"
-    budget = ""
-    if scenario is not None and scenario.budget_ms is not None:
-        budget = f"{scenario.budget_ms:g}" + (" over" if result.median_ms > scenario.budget_ms else "")
-    is_base = scenario is None
-    return row(
-        [
-            name[:36],
-            user,
-            status,
-            f"{result.median_ms:.2f}",
-            "" if is_base else f"{result.median_ms / base.median_ms:.1f}x",
-            f"{result.p95_ms:.2f}",
-            str(result.queries),
-            "" if is_base else f"{result.queries - base.queries:+d}",
-            f"{result.peak_kib:.0f}",
-            "" if is_base else f"{result.peak_kib - base.peak_kib:+.0f}",
-            budget,
-        ]
+    now = timezone.localtime()
+    lines = [f"Greenlight benchmark on {engine}, {now.day} {now:%B %Y %H:%M} (throwaway database {database})."]
+    if vendor != "postgresql":
+        lines.append(SQLITE_WARNING)
+    lines.append(
+        f"Machine: {os.cpu_count()} CPUs, load average {load:.1f} at the start (other processes busy on the "
+        "machine make every timing pessimistic)."
     )
+    return lines
+
+
+def quiet_logs() -> None:
+    """Answers that are not 200 are reported in the table, and eager tasks are the seeders' business:
+    neither belongs between the table's lines."""
+    logging.getLogger("django.request").setLevel(logging.CRITICAL)
+    logging.getLogger("django.security").setLevel(logging.ERROR)
+    logging.getLogger("celery").setLevel(logging.WARNING)
+    logging.getLogger("kombu").setLevel(logging.ERROR)
 
 
 # --- The run --------------------------------------------------------------------------------------
@@ -317,12 +352,15 @@ def bench_settings() -> dict[str, Any]:
     return {"ROOT_URLCONF": "config.bench_urls", "DEBUG": False, "REST_FRAMEWORK": rest_framework}
 
 
-def seed_all(modules: list[Any]) -> tuple[BenchData, float]:
-    """Every seeder, then the database analysed and the seeded objects frozen; returns the seconds taken."""
+def seed_all(modules: list[Any], *, only: str = "", measuring: bool = True) -> tuple[BenchData, float]:
+    """Every seeder, then the database analysed and the seeded objects frozen; returns the seconds taken.
+    Seeders skip the measures whose names do not contain `only`, and all of them without `measuring`;
+    the data is always seeded."""
     from django.db import connection
 
     seeding = time.perf_counter()
     data = seed_organisations()
+    data.only, data.measuring = only, measuring
     for module in modules:
         if hasattr(module, "seed"):
             module.seed(data)
@@ -341,8 +379,9 @@ def seed_all(modules: list[Any]) -> tuple[BenchData, float]:
 
 
 @contextmanager
-def throwaway_database() -> Iterator[str]:
-    """Django's own test database creation on the configured engine, destroyed afterwards."""
+def throwaway_database(prefix: str = "bench") -> Iterator[str]:
+    """Django's own test database creation on the configured engine, destroyed afterwards; on PostgreSQL
+    it is named `<prefix>_<configured name>`, so `make bench` and `make load` can run side by side."""
     from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
 
@@ -353,7 +392,7 @@ def throwaway_database() -> Iterator[str]:
             test_settings["NAME"] = str(Path(folder) / "bench.sqlite3")
         else:
             # Never the name pytest uses, so a benchmark and a test run can share a server.
-            test_settings["NAME"] = f"bench_{connection.settings_dict['NAME']}"
+            test_settings["NAME"] = f"{prefix}_{connection.settings_dict['NAME']}"
         old_config = setup_databases(verbosity=0, interactive=False, serialized_aliases=set())
         try:
             yield str(connection.settings_dict["NAME"])
@@ -361,63 +400,75 @@ def throwaway_database() -> Iterator[str]:
             teardown_databases(old_config, verbosity=0)
 
 
-def run(*, runs: int, warmup: int, only: str) -> None:
+def run(*, runs: int, warmup: int, only: str = "", throughput_seconds: float = 0) -> list[Row]:
+    """Seed, measure and print the table; on PostgreSQL, then the API's throughput. Returns the rows."""
     from django.db import connection
     from django.test import override_settings
     from django.test.utils import setup_test_environment, teardown_test_environment
-    from django.urls import NoReverseMatch, reverse
 
-    # 4xx answers from scenarios are reported in the table, not as log lines between its rows.
-    logging.getLogger("django.request").setLevel(logging.ERROR)
-    logging.getLogger("django.security").setLevel(logging.ERROR)
+    from config.bench_rows import collect
 
+    quiet_logs()
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     modules = local_bench_modules()
-    scenarios = [*SCENARIOS, *(s for module in modules for s in getattr(module, "SCENARIOS", []))]
-    scenarios = [s for s in scenarios if only.lower() in s.name.lower()]
-
     setup_test_environment()
     try:
         with throwaway_database() as database_name, override_settings(**bench_settings()):
-            data, seeded_in = seed_all(modules)
-
-            print(f"Greenlight benchmark on {connection.vendor} (throwaway database {database_name})")
+            for line in preamble(
+                engine=engine_name(), vendor=connection.vendor, database=database_name, load=load_before
+            ):
+                print(line)
+            data, seeded_in = seed_all(modules, only=only)
             print(f"Seeded {', '.join(f'{n:,} {what}' for what, n in data.counts.items())} in {seeded_in:.1f} s.")
             for note in data.notes:
                 print(note)
-            print(f"Each scenario: {warmup} warm-up requests, then {runs} timed; queries and memory of one more.")
-            print("'x base' and '+base' compare with the baseline view requested as the same user.\n")
-            print(row([name for name, _width, _align in COLUMNS]))
-            print(row(["-" * width for _name, width, _align in COLUMNS]))
+            rows = collect(data, modules, runs=runs, warmup=warmup)
+            legend = (
+                f"Requests: {warmup} warm-up, then {runs} timed (median, p95); queries and peak Python memory of one "
+                "more. Baseline: the do-nothing view's median, requested the same way (beside work that is not a "
+                f"request, as the {REFERENCE_CALLER}). Millisecond budgets apply to the p95 for requests and to the "
+                "median for work done once. Queries 'a -> b': the small organisation (or the smaller case in the "
+                "notes), then the large one."
+            )
+            print("\n" + textwrap.fill(legend, width=110, break_on_hyphens=False) + "\n")
+            for line in render(rows):
+                print(line)
+            print(f"\n{summary(rows)}")
+            notes = details(rows)
+            if notes:
+                print("Notes:\n" + "\n".join(notes))
+            if connection.vendor != "postgresql":
+                print(SQLITE_WARNING)
+            if throughput_seconds > 0 and matches(only, "api throughput"):
+                print()
+                if connection.vendor == "postgresql":
+                    from config.bench_api import throughput_section
 
-            # Grouped by caller, so each group sits under the baseline it is compared with.
-            groups: dict[tuple[str | None, str | None], list[Scenario]] = {}
-            for scenario in scenarios:
-                groups.setdefault((scenario.as_user, scenario.as_key), []).append(scenario)
-            for (user_key, _key_name), group in groups.items():
-                label = group[0].caller
-                headers = group[0].headers(data)
-                client = client_for(data.users[user_key] if user_key else None)
-                base = measure(client, reverse(BASELINE_URL), htmx=False, runs=runs, warmup=warmup, headers=headers)
-                print(report_line(f"baseline ({label})", label, base, base, None))
-                for scenario in group:
-                    try:
-                        path = scenario.path(data)
-                    except NoReverseMatch:
-                        print(f"{scenario.name[:36]:<36}  {label:<10}  not yet available (no URL named {scenario.url})")
-                        continue
-                    result = measure(client, path, htmx=scenario.htmx, runs=runs, warmup=warmup, headers=headers)
-                    print(report_line(scenario.name, label, result, base, scenario))
+                    # Not rows of the table: the server under concurrent load has its own baseline.
+                    print("The API under load (not rows of the table: a server with concurrent clients).")
+                    throughput_section(data, database_name, seconds=throughput_seconds)
+                else:
+                    print("API throughput through gunicorn: skipped (it needs PostgreSQL, as production runs).")
     finally:
         teardown_test_environment()
-    print(f"\nDone in {time.perf_counter() - started:.1f} s. A '!' after a status means it was not the one expected.")
+    print(f"\nDone in {time.perf_counter() - started:.1f} s; load average {os.getloadavg()[0]:.1f} at the end.")
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m config.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30, help="timed requests per scenario (default 30)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed requests first (default 3)")
-    parser.add_argument("--only", default="", help="only scenarios whose name contains this text")
+    parser.add_argument(
+        "--only", default="", help="only rows whose name contains this text ('api throughput' for that section)"
+    )
+    parser.add_argument(
+        "--throughput-seconds",
+        type=float,
+        default=5,
+        help="seconds per target of the API throughput section on PostgreSQL (default 5; 0 skips it)",
+    )
     arguments = parser.parse_args(argv)
     if arguments.runs < 2:
         parser.error("--runs must be at least 2 to have a p95.")
@@ -426,7 +477,12 @@ def main(argv: list[str] | None = None) -> None:
     import django
 
     django.setup()
-    run(runs=arguments.runs, warmup=arguments.warmup, only=arguments.only)
+    run(
+        runs=arguments.runs,
+        warmup=arguments.warmup,
+        only=arguments.only,
+        throughput_seconds=arguments.throughput_seconds,
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Notification, NotificationPreference, Organisation, User
 from accounts.notification_kinds import KINDS, Channel, default_channel
+from config.queueing import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def notify(
     if channel == Channel.EMAIL and user.is_active:
         from accounts.tasks import send_notification_email
 
-        send_notification_email.delay_on_commit(notification.pk)  # type: ignore[attr-defined]
+        enqueue_on_commit(send_notification_email, notification.pk)
     return notification
 
 

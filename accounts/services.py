@@ -16,6 +16,7 @@ from accounts.audit import Actor, audit_record
 from accounts.models import Invitation, Membership, Organisation, User
 from accounts.roles import ROLES_ONLY_OWNERS_ASSIGN, Role
 from accounts.tasks import send_invitation_email
+from config.queueing import enqueue_on_commit
 
 INVITATION_SALT = "accounts.invitation"
 
@@ -207,7 +208,7 @@ def invitation_create(
         summary=f"Invited {email} as {invitation.get_role_display()}",
         target=invitation,
     )
-    send_invitation_email.delay_on_commit(invitation.pk)  # type: ignore[attr-defined]
+    enqueue_on_commit(send_invitation_email, invitation.pk)
     return invitation
 
 
@@ -233,7 +234,7 @@ def invitation_resend(*, invitation: Invitation, actor: Actor) -> Invitation:
         summary=f"Resent the invitation to {invitation.email}",
         target=invitation,
     )
-    send_invitation_email.delay_on_commit(invitation.pk)  # type: ignore[attr-defined]
+    enqueue_on_commit(send_invitation_email, invitation.pk)
     return invitation
 
 

@@ -47,6 +47,7 @@ from accounts.roles import Capability
 from accounts.scopes import Scope
 from config.encryption import encrypt_text
 from config.formatting import long_date
+from config.queueing import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -475,7 +476,7 @@ def _enqueue(delivery_id: int) -> None:
     def send() -> None:
         from accounts.tasks import deliver_webhook
 
-        deliver_webhook.delay(delivery_id)
+        enqueue(deliver_webhook, delivery_id)
 
     transaction.on_commit(send, robust=True)
 

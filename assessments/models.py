@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts.tenancy import TenantModel
 
@@ -320,6 +321,12 @@ def report_upload_path(run: ReportRun, filename: str) -> str:
     return f"reports/{run.organisation_id}/{uuid.uuid4().hex}/{filename}"
 
 
+def report_build_folder(run: ReportRun) -> str:
+    """Where builds of a run store their file: a folder named after the run (keyed with the secret, so it
+    cannot be guessed), so a delivery after a worker died finds and deletes what the dead attempt stored."""
+    return f"reports/{run.organisation_id}/run-{salted_hmac('assessments.report-run', str(run.pk)).hexdigest()[:32]}"
+
+
 class ReportRun(TenantModel):
     """One request for a report, built in the background: its parameters, progress and the stored file.
 
@@ -342,6 +349,8 @@ class ReportRun(TenantModel):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Deliveries of the task that claimed the run; a later write checks it is still its attempt's.
+    attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -29,6 +29,7 @@ from assessments.models import (
     TaskStatus,
 )
 from compliance.models import Control, ControlMapping, Framework, Relationship
+from config.queueing import enqueue_on_commit
 
 SNAPSHOT_DEBOUNCE_SECONDS = 30
 
@@ -253,13 +254,12 @@ def answer_save(
         if expected_version != current_version and not same:
             raise StaleAnswer(answer)
     overwrote = ""
+    created = False
     if answer is None:
-        answer = Answer(
-            organisation=organisation, round=current_round, control=control, updated_by=actor.user, **values
+        answer, created = _create_first_answer(
+            Answer(organisation=organisation, round=current_round, control=control, updated_by=actor.user, **values)
         )
-        answer.full_clean()
-        answer.save()
-        changed = True
+    if created:
         action, summary = (
             "answer.created",
             f"Answered {control.framework.name} {control.ref}: {answer.get_status_display()}",
@@ -293,6 +293,24 @@ def answer_save(
         )
     snapshot_schedule(organisation=organisation)
     return AnswerResult(answer=answer, changed=True, overwrote=overwrote, applied_to=applied)
+
+
+def _create_first_answer(answer: Answer) -> tuple[Answer, bool]:
+    """Store the control's first answer in the round; or, when someone else's first answer landed a
+    moment ago (two people, one control), that answer, locked, so this one updates it instead of failing."""
+    # The unique constraint decides the race; full_clean would turn losing it into a form error.
+    answer.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            answer.save()
+    except IntegrityError:
+        existing = (
+            Answer.objects.select_for_update(of=("self",))
+            .select_related("updated_by")
+            .get(round_id=answer.round_id, control_id=answer.control_id)
+        )
+        return existing, False
+    return answer, True
 
 
 def covered_controls(control: Control, *, within: set[int]) -> list[Control]:
@@ -366,9 +384,7 @@ def snapshot_schedule(*, organisation: Organisation) -> None:
     from assessments.tasks import take_readiness_snapshot
 
     if cache.add(f"assessments:snapshot-pending:{organisation.pk}", 1, timeout=SNAPSHOT_DEBOUNCE_SECONDS):
-        transaction.on_commit(
-            lambda: take_readiness_snapshot.apply_async(args=(organisation.pk,), countdown=SNAPSHOT_DEBOUNCE_SECONDS)
-        )
+        enqueue_on_commit(take_readiness_snapshot, organisation.pk, countdown=SNAPSHOT_DEBOUNCE_SECONDS)
 
 
 @transaction.atomic

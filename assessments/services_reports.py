@@ -1,8 +1,11 @@
 """Report runs: asking for a report, building it in the background, and trying again after a failure.
 
-A run is claimed (queued -> running) before it is built, so a redelivered task does not build it twice;
-one left running by a worker that died may be claimed again after `REPORT_STALE_AFTER`. The file is drawn
-into a temporary file, hashed and only then stored: a failure stores nothing and leaves no half file.
+A run is claimed (queued -> running) as a numbered attempt before it is built, so a redelivered task
+does not build a finished run again; one left running by a worker that died is taken over (at once on
+PostgreSQL, after `REPORT_STALE_AFTER` elsewhere: see config.task_claims). The file is drawn into a
+temporary file, hashed and only then stored, in the run's own folder, and the run row records it in one
+conditional update: a failure stores nothing, and a delivery after a worker died deletes the file the
+dead attempt stored but never recorded.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ from accounts.audit import Actor, audit_record
 from accounts.models import Organisation
 from accounts.roles import Capability
 from accounts.webhooks import api_url, webhook_emit
-from assessments.models import REPORT_STALE_AFTER, ReportRun, ReportStatus, report_upload_path
+from assessments.models import REPORT_STALE_AFTER, ReportRun, ReportStatus, report_build_folder
 from assessments.reports import ReportError, builder_for
+from config.queueing import enqueue_on_commit
+from config.task_claims import ClaimHeld, job_lock, takeover_wait
+from evidence.services.storage import files_under
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +87,7 @@ def report_request(
         )
         from assessments.tasks import build_report
 
-        build_report.delay_on_commit(run.pk)  # type: ignore[attr-defined]
+        enqueue_on_commit(build_report, run.pk)
     return run
 
 
@@ -93,45 +99,66 @@ def report_retry(*, run: ReportRun, actor: Actor) -> ReportRun:
     return report_request(organisation=run.organisation, actor=actor, kind=run.kind, parameters=run.parameters)
 
 
-def _claim(run_id: int) -> ReportRun | None:
-    now = timezone.now()
-    claimable = Q(status=ReportStatus.QUEUED) | Q(status=ReportStatus.RUNNING, started_at__lt=now - REPORT_STALE_AFTER)
-    claimed = (
-        ReportRun.objects.filter(pk=run_id)
-        .filter(claimable)
-        .update(status=ReportStatus.RUNNING, started_at=now, progress=0, message="Starting", error="")
-    )
-    if not claimed:
-        return None  # already built, being built, or deleted
+def _claim(run_id: int, held: bool | None) -> ReportRun | None:
+    """Mark the run running as this delivery's attempt. A run left running by a worker that died is taken
+    over (see config.task_claims); one a live worker has raises ClaimHeld; a finished one gives None."""
+    with transaction.atomic():
+        run = (
+            ReportRun.objects.select_for_update()
+            .filter(pk=run_id, status__in=(ReportStatus.QUEUED, ReportStatus.RUNNING))
+            .first()
+        )
+        if run is None:
+            return None  # already built, failed, or deleted
+        if held is False:
+            raise ClaimHeld(takeover_wait(held, run.started_at, REPORT_STALE_AFTER))
+        if run.status == ReportStatus.RUNNING and (wait := takeover_wait(held, run.started_at, REPORT_STALE_AFTER)):
+            raise ClaimHeld(wait)
+        run.status, run.started_at, run.attempts = ReportStatus.RUNNING, timezone.now(), run.attempts + 1
+        run.progress, run.message, run.error = 0, "Starting", ""
+        run.save(update_fields=["status", "started_at", "attempts", "progress", "message", "error"])
     return ReportRun.objects.select_related("organisation", "requested_by").get(pk=run_id)
 
 
 def report_build(*, run_id: int) -> ReportRun | None:
-    """Build a queued run's file and store it; on failure record a readable error and store nothing."""
-    run = _claim(run_id)
-    if run is None:
-        return None
+    """Build a queued run's file and store it; on failure record a readable error and store nothing.
+
+    Returns None when there is nothing to build (finished, failed or deleted) and raises ClaimHeld when a
+    live worker is building it. Safe to deliver again at any point: a run whose worker died is built
+    afresh, after deleting whatever file the dead attempt had stored."""
+    with job_lock("assessments.reportrun", run_id) as held:
+        run = _claim(run_id, held)
+        if run is None:
+            return None
+        return _build(run)
+
+
+def _build(run: ReportRun) -> ReportRun:
+    run_id, attempt = run.pk, run.attempts
+    mine = ReportRun.objects.filter(pk=run_id, status=ReportStatus.RUNNING, attempts=attempt)
     builder = builder_for(run.kind)
     if builder is None:
         return _fail(run, "This kind of report is no longer available.")
 
     def progress(percent: int, message: str) -> None:
-        ReportRun.objects.filter(pk=run_id, status=ReportStatus.RUNNING).update(
-            progress=max(0, min(percent, 99)), message=message[:300]
-        )
+        mine.update(progress=max(0, min(percent, 99)), message=message[:300])
 
     today = timezone.localdate()
     requested_by = run.requested_by.display_name if run.requested_by else ""
+    folder = report_build_folder(run)
     stored = ""
     try:
+        # Nothing in the run's folder is the run's file yet (it is not done): anything there was stored
+        # by an attempt whose worker died before recording it.
+        _delete_quietly(run, *files_under(folder))
         with tempfile.TemporaryFile(prefix="greenlight-report-") as out:
             builder.build(run.organisation, run.parameters, requested_by, today, out, progress)
             progress(96, "Saving the file")
             size, digest = _measure(out)
             filename = builder.filename(run.organisation, today)
-            stored = run.file.storage.save(report_upload_path(run, filename), File(out, name=filename))
+            stored = run.file.storage.save(f"{folder}/{attempt}/{filename}", File(out, name=filename))
         with transaction.atomic():
-            finished = ReportRun.objects.filter(pk=run_id, status=ReportStatus.RUNNING).update(
+            finished = mine.update(
                 status=ReportStatus.DONE,
                 file=stored,
                 size=size,
@@ -154,8 +181,8 @@ def report_build(*, run_id: int) -> ReportRun | None:
                         }
                     },
                 )
-        if not finished:  # taken over by another worker meanwhile: its file is the one kept
-            run.file.storage.delete(stored)
+        if not finished:  # taken over by a later delivery meanwhile: its file is the one kept
+            _delete_quietly(run, stored)
     except ReportError as error:
         _delete_quietly(run, stored)
         return _fail(run, str(error))
@@ -179,17 +206,19 @@ def _measure(out: Any) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def _delete_quietly(run: ReportRun, name: str) -> None:
-    if not name:
-        return
-    try:
-        run.file.storage.delete(name)
-    except Exception:  # logged for the storage cleanup; the run's failure is what the person needs
-        logger.warning("Could not delete the half-stored report file %s", name, exc_info=True)
+def _delete_quietly(run: ReportRun, *names: str) -> None:
+    for name in names:
+        if not name:
+            continue
+        try:
+            run.file.storage.delete(name)
+        except Exception:  # logged for the storage cleanup; the run's failure is what the person needs
+            logger.warning("Could not delete the half-stored report file %s", name, exc_info=True)
 
 
 def _fail(run: ReportRun, error: str) -> ReportRun:
-    ReportRun.objects.filter(pk=run.pk).update(
+    # Only this attempt's own running run: never one a later delivery took over, nor one already done.
+    ReportRun.objects.filter(pk=run.pk, status=ReportStatus.RUNNING, attempts=run.attempts).update(
         status=ReportStatus.FAILED, error=error, message="The report could not be built", finished_at=timezone.now()
     )
     run.refresh_from_db()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 
 from accounts.models import Organisation
@@ -24,19 +26,26 @@ def send_reminders() -> None:
     reminders_send()
 
 
-@shared_task(name="assessments.build_report", acks_late=True, reject_on_worker_lost=True)
-def build_report(run_id: int) -> None:
-    # acks_late: a worker killed mid-build leaves the message to be delivered again; the run's claim
-    # lets a redelivery build it once the stale run may be taken over, and never twice at the same time.
+@shared_task(name="assessments.build_report", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=3)
+def build_report(self: Any, run_id: int) -> None:
+    # acks_late: a worker killed mid-build leaves the message to be delivered again; the run's claim lets
+    # that delivery build it afresh, never twice at the same time. A run a live worker still has is looked
+    # at again later, in case that worker dies too.
     from assessments.services_reports import report_build
+    from config.task_claims import ClaimHeld
 
-    report_build(run_id=run_id)
+    try:
+        report_build(run_id=run_id)
+    except ClaimHeld as held:
+        raise self.retry(countdown=held.retry_in) from None
 
 
 def _schedule_retry_errors() -> tuple[type[Exception], ...]:
     from assessments.services_schedules import ReportStillBuilding
+    from config.task_claims import ClaimHeld
 
-    return (OSError, ReportStillBuilding)
+    # ClaimHeld: the period's report is being built by another live worker.
+    return (OSError, ReportStillBuilding, ClaimHeld)
 
 
 @shared_task(

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from accounts.models import Organisation
 from chat.ai import AIError, AITask, ai_generate
 from chat.citations import Citation, validate_citations
@@ -147,6 +149,8 @@ def _task(question: str, passages: list[Passage]) -> AITask:
         offline=lambda: compose_offline(question, passages),
         data={"question": question, **{_block_name(p): f"{p.title}\n\n{p.text}" for p in passages}},
         max_output_tokens=1500,
+        # Someone is watching the answer arrive: past this, the offline answer beats waiting longer.
+        deadline_seconds=settings.AI_INTERACTIVE_DEADLINE_SECONDS,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from accounts.people import person_name
 from chat.answering import citation_labels
 from chat.citations import Citation
 from chat.models import Conversation, Message, MessageRole
@@ -29,7 +30,7 @@ def speaker(message: Message, conversation: Conversation) -> str:
     if message.role == MessageRole.USER:
         return conversation.user.display_name
     if message.role == MessageRole.CONSULTANT:
-        return f"Consultant ({message.author.display_name})" if message.author else "Consultant"
+        return f"Consultant ({person_name(message.author)})"
     return "Assistant"
 
 
@@ -101,7 +102,8 @@ def _message_json(message: Message) -> dict[str, Any]:
     return {
         "id": message.pk,
         "role": message.role,
-        "author": message.author.display_name if message.author else None,
+        # A consultant's reply whose author deleted their account is still a person's: a former member.
+        "author": person_name(message.author) if message.author or message.role == MessageRole.CONSULTANT else None,
         "reply_to": message.reply_to_id,
         "content": message.content,
         "citations": message.citations,

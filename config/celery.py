@@ -12,7 +12,10 @@ app = Celery("greenlight")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# Connects the task-outcome counters in every process that loads the app, workers included.
+# requeue: the sweep that sends waiting work again, and its run when a worker starts (config/ is not an
+# app, so autodiscovery would not find it). metrics: connects the task-outcome counters in every process
+# that loads the app, workers included.
+from config import requeue  # noqa: E402, F401
 from config.observability import metrics  # noqa: E402, F401
 
 

@@ -9,14 +9,18 @@ from celery import shared_task
 
 @shared_task(name="evidence.collect", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=3)
 def collect_evidence(self: Any, run_id: int) -> None:
-    # acks_late: a worker killed mid-run leaves the message to be delivered again; the run row's claim
-    # and the findings' stable keys make the second delivery update rather than duplicate.
+    # acks_late: a worker killed mid-run leaves the message to be delivered again; the run's claim lets
+    # that delivery take the run over, and the findings' stable keys make it update rather than duplicate.
+    # A run a live worker still has is looked at again later, in case that worker dies too.
+    from config.task_claims import ClaimHeld
     from evidence.services.collection import RetryLater, collection_execute
 
     try:
         collection_execute(run_id=run_id)
     except RetryLater as wait:
         raise self.retry(countdown=wait.countdown) from None
+    except ClaimHeld as held:
+        raise self.retry(countdown=held.retry_in) from None
 
 
 @shared_task(name="evidence.collect_all")

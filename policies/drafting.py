@@ -18,6 +18,7 @@ from typing import Any
 
 from accounts.models import Organisation
 from chat.ai import AITask, ai_generate
+from chat.ai.providers import offline as offline_provider
 from policies.library import PolicyTemplate
 from policies.models import SectionOrigin
 from policies.tailoring import PolicyContext, tailor
@@ -51,6 +52,12 @@ class DraftCancelled(Exception):
 class Rewrite:
     body: str
     provider: str
+    # Why configured providers did not answer (failures, open circuits, limits): see AIResult.fallbacks.
+    fallbacks: tuple[str, ...] = ()
+
+    @property
+    def providers_failed(self) -> bool:
+        return self.provider == offline_provider.NAME and bool(self.fallbacks)
 
 
 def rewrite_section(
@@ -71,7 +78,7 @@ def rewrite_section(
         max_output_tokens=min(4096, max(512, len(filled) // 2)),
     )
     result = ai_generate(organisation=organisation, feature=FEATURE, task=task)
-    return Rewrite(body=str(result.output.get("body", "")), provider=result.provider)
+    return Rewrite(body=str(result.output.get("body", "")), provider=result.provider, fallbacks=tuple(result.fallbacks))
 
 
 def rewrite_keeps_facts(original: str, rewritten: str, facts: list[str]) -> bool:
@@ -95,20 +102,27 @@ def draft_sections(
     should_stop: Callable[[], bool] | None = None,
 ) -> list[dict[str, Any]]:
     """The policy's sections: tailored, with the prose sections rewritten. `on_section(n, m, section)`
-    is told before each section is worked on; `should_stop()` is asked too, and True cancels."""
+    is told before each section is worked on; `should_stop()` is asked too, and True cancels.
+
+    Once the providers have failed one section (the offline answer, the template's prose, came back),
+    the rest keep the template's prose without asking again: each ask would wait out the same timeouts
+    and retries, and a policy with several prose sections would overrun the task's time limit and fail
+    instead of finishing with the template's wording."""
     sections = tailor(template, context)
     values = context.values(template)
     total = len(sections)
+    providers_failed = False
     for number, section in enumerate(sections, start=1):
         if should_stop is not None and should_stop():
             raise DraftCancelled
         if on_section is not None:
             on_section(number, total, section)
-        if not section.pop("rewrite", False):
+        if not section.pop("rewrite", False) or providers_failed:
             continue
         source = template.section(section["key"])
         facts = [values[name] for name in (source.placeholders if source else ())]
         rewrite = rewrite_section(organisation=organisation, template=template, section=section, context=context)
+        providers_failed = rewrite.providers_failed
         body = rewrite.body.strip()
         if body == section["body"]:
             continue

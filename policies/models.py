@@ -148,7 +148,14 @@ class GenerationJob(TenantModel):
     message = models.CharField(max_length=300, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Deliveries of the task that claimed the job; a later write checks it is still its attempt's.
+    attempts = models.PositiveIntegerField(default=0)
+    # The version this job wrote: one at most, so a task delivered again never writes a second.
+    version = models.OneToOneField(
+        PolicyVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="drafted_by"
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -26,6 +26,8 @@ from accounts.roles import Capability
 from accounts.webhooks import api_url, webhook_emit
 from chat.ai.errors import AIError
 from compliance.models import Control
+from config.queueing import enqueue_on_commit
+from config.task_claims import ClaimHeld, job_lock, takeover_wait
 from policies.drafting import DraftCancelled, draft_sections
 from policies.library import DEFAULT_REVIEW_MONTHS, PolicyTemplate, get_template
 from policies.models import (
@@ -138,20 +140,42 @@ def policy_draft_start(*, organisation: Organisation, template_key: str, actor: 
         _audit(policy, actor, "policy.draft_started", f"Started drafting “{policy.title}” from the template", job)
         from policies.tasks import draft_policy
 
-        draft_policy.delay_on_commit(job.pk)  # type: ignore[attr-defined]
+        enqueue_on_commit(draft_policy, job.pk)
     return job
+
+
+def _claim_job(job_id: int, held: bool | None) -> GenerationJob | None:
+    """Mark the job running as this delivery's attempt. A job left running by a worker that died is taken
+    over (see config.task_claims); one a live worker has raises ClaimHeld; a finished one gives None."""
+    with transaction.atomic():
+        job = GenerationJob.objects.select_for_update().filter(pk=job_id, status__in=ACTIVE_JOB).first()
+        if job is None:
+            return None  # cancelled, finished, or deleted
+        if held is False:
+            raise ClaimHeld(takeover_wait(held, job.started_at, JOB_STALE_AFTER))
+        if job.status == JobStatus.RUNNING and (wait := takeover_wait(held, job.started_at, JOB_STALE_AFTER)):
+            raise ClaimHeld(wait)
+        job.status, job.started_at, job.attempts = JobStatus.RUNNING, timezone.now(), job.attempts + 1
+        job.progress, job.message = 0, "Reading your business profile"
+        job.save(update_fields=["status", "started_at", "attempts", "progress", "message"])
+    return GenerationJob.objects.select_related("policy__organisation", "requested_by").get(pk=job_id)
 
 
 def policy_draft_run(*, job_id: int) -> GenerationJob | None:
     """The background job's work: tailor, rewrite, then write a new draft version in one go. Progress
     is saved section by section; a cancel is noticed between sections; on failure nothing is written,
-    so any earlier draft stays as it was."""
-    started = GenerationJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, message="Reading your business profile"
-    )
-    job = GenerationJob.objects.select_related("policy__organisation", "requested_by").filter(pk=job_id).first()
-    if job is None or not started:
-        return job  # cancelled before it started, or delivered twice
+    so any earlier draft stays as it was. Safe to deliver again: a job killed part-way is drafted afresh,
+    a finished one is left alone, and the job writes one version at most (its `version` link)."""
+    with job_lock("policies.generationjob", job_id) as held:
+        job = _claim_job(job_id, held)
+        if job is None:
+            return GenerationJob.objects.filter(pk=job_id).first()
+        return _draft(job)
+
+
+def _draft(job: GenerationJob) -> GenerationJob:
+    job_id, attempt = job.pk, job.attempts
+    mine = GenerationJob.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt)
     policy = job.policy
     actor = Actor(user=job.requested_by)
     template = get_template(policy.template_key)
@@ -159,7 +183,7 @@ def policy_draft_run(*, job_id: int) -> GenerationJob | None:
         return _job_fail(job, actor, f"The template “{policy.template_key}” is no longer in the library.")
 
     def on_section(number: int, total: int, section: dict[str, Any]) -> None:
-        GenerationJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
+        mine.update(
             progress=(number - 1) * 100 // total,
             message=f"Drafting section {number} of {total}: {section['title']}"[:300],
         )
@@ -187,7 +211,8 @@ def policy_draft_run(*, job_id: int) -> GenerationJob | None:
 
     with transaction.atomic():
         job = GenerationJob.objects.select_for_update().get(pk=job_id)
-        if job.status == JobStatus.CANCELLED:
+        # Cancelled meanwhile, or taken over by a later delivery (which writes the version instead).
+        if job.status != JobStatus.RUNNING or job.attempts != attempt or job.version_id is not None:
             return job
         policy = Policy.objects.select_for_update().get(pk=policy.pk)
         if policy.status in (PolicyStatus.IN_REVIEW, PolicyStatus.APPROVED):
@@ -209,15 +234,16 @@ def policy_draft_run(*, job_id: int) -> GenerationJob | None:
         version.full_clean()
         version.save()
         _touch(policy, status=PolicyStatus.DRAFT, title=template.title)
-        job.status, job.progress, job.finished_at = JobStatus.DONE, 100, now
+        job.status, job.progress, job.finished_at, job.version = JobStatus.DONE, 100, now, version
         job.message = f"Draft ready: version {number}, {len(sections)} sections"
-        job.save(update_fields=["status", "progress", "finished_at", "message"])
+        job.save(update_fields=["status", "progress", "finished_at", "message", "version"])
         _audit(policy, actor, "policy.drafted", f"Drafted version {number} of “{policy.title}”", version)
     return job
 
 
 def _job_fail(job: GenerationJob, actor: Actor, error: str) -> GenerationJob:
-    GenerationJob.objects.filter(pk=job.pk).exclude(status=JobStatus.CANCELLED).update(
+    # Only this attempt's own running job: never a cancelled one, nor one a later delivery took over.
+    GenerationJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
         status=JobStatus.FAILED, error=error, message="Drafting failed", finished_at=timezone.now()
     )
     job.refresh_from_db()

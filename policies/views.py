@@ -17,6 +17,7 @@ from accounts.access import member_required, require_membership
 from accounts.audit import Actor
 from accounts.roles import Capability
 from config.pages import render_page, wants_fragment
+from config.queueing import watch_enqueues
 from policies import selectors, services
 from policies.access import get_job_for, get_policy_for, get_version_for
 from policies.diffing import diff_versions
@@ -30,6 +31,9 @@ DETAIL_TEMPLATE = "policies/policy_detail.html"
 EDIT_TEMPLATE = "policies/policy_edit.html"
 COMPARE_TEMPLATE = "policies/policy_compare.html"
 JOB_TEMPLATE = "policies/job.html"
+BACKGROUND_UNAVAILABLE = (
+    "Saved. The background service is unavailable, so drafting will start automatically when it is back."
+)
 
 
 def _error_text(error: ValidationError) -> str:
@@ -87,13 +91,16 @@ def policy_redraft(request: HttpRequest, policy_id: int) -> HttpResponse:
 
 def _start_draft(request: HttpRequest, organisation: Any, template_key: str) -> HttpResponse:
     try:
-        job = services.policy_draft_start(
-            organisation=organisation, template_key=template_key, actor=Actor.from_request(request)
-        )
+        with watch_enqueues() as enqueues:
+            job = services.policy_draft_start(
+                organisation=organisation, template_key=template_key, actor=Actor.from_request(request)
+            )
     except ValidationError as error:
         messages.error(request, _error_text(error))
         existing = Policy.objects.filter(organisation=organisation, template_key=template_key).first()
         return redirect("policy_detail", policy_id=existing.pk) if existing else redirect("policy_list")
+    if enqueues.deferred:
+        messages.warning(request, BACKGROUND_UNAVAILABLE)
     return redirect("policy_detail", policy_id=job.policy_id)
 
 

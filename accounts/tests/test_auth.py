@@ -99,6 +99,20 @@ def test_with_mandatory_verification_user_cannot_log_in_until_they_confirm(clien
     assert is_signed_in(browser)
 
 
+def test_the_confirmation_page_names_the_address_in_our_words(client, settings, mailoutbox):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    sign_up(client)
+    (confirm_link,) = [link for link in links_in(mailoutbox[0]) if link.startswith("/accounts/confirm-email/")]
+
+    page = Client().get(confirm_link).content.decode()
+    expired = Client().get("/accounts/confirm-email/not-a-real-key/").content.decode()
+
+    assert "<h1>Confirm your email address</h1>" in page
+    assert "<strong>founder@bakery.example</strong> is your address" in page
+    assert '<button type="submit" class="button">Confirm my address</button>' in page
+    assert "This confirmation link has expired or has already been used." in expired
+
+
 def test_mangled_confirmation_link_does_not_verify(client, settings, mailoutbox):
     settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
     sign_up(client)
@@ -156,6 +170,18 @@ def test_pages_send_anonymous_visitors_to_login(client):
 
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=/")
+
+
+def test_the_headers_links_between_sign_in_and_sign_up_keep_where_the_visitor_was_going(client):
+    # An invited person lands on sign-in with ?next=/invitations/...; switching to sign-up must keep it.
+    target = "/invitations/some-token/"
+    login_page = client.get("/accounts/login/", {"next": target}).content.decode()
+    signup_page = client.get("/accounts/signup/", {"next": target}).content.decode()
+
+    assert '<a href="/accounts/signup/?next=%2Finvitations%2Fsome-token%2F">Create account</a>' in login_page
+    assert '<a href="/accounts/login/?next=%2Finvitations%2Fsome-token%2F">Sign in</a>' in signup_page, (
+        "the header's sign-in link should carry ?next="
+    )
 
 
 # --- Password reset -------------------------------------------------------------------------------

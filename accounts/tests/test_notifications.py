@@ -190,7 +190,7 @@ def test_the_badge_counts_unread_in_one_query_after_the_page_loads(personas, bro
     # A page itself only carries the link; htmx asks for the count once it has loaded.
     assert f'hx-get="{reverse("notification_badge")}" hx-trigger="load, every 60s"' in page
     client.get(reverse("notification_badge"))
-    with django_assert_num_queries(5):  # session, user, memberships, its organisation, the count
+    with django_assert_num_queries(4):  # session, user, memberships with their organisations, the count
         badge = client.get(reverse("notification_badge")).content.decode()
     assert '2<span class="visually-hidden"> unread</span>' in badge
     assert 'hx-trigger="every 60s"' in badge  # no "load": the swapped-in badge must not fetch itself again

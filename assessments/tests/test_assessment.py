@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.audit import Actor
 from accounts.models import AuditEvent
-from assessments import services
+from assessments import selectors, services
 from assessments.models import Answer, AnswerStatus, AssessmentRound
 from assessments.tests.factories import BusinessProfileFactory, FrameworkAdoptionFactory
 from compliance.models import Relationship
@@ -230,6 +230,21 @@ def test_autosave_returns_the_controls_fragment_saved_with_the_progress_out_of_b
     assert "<strong>1 of 2</strong>" in content
     answer = answer_of(personas.organisation, adopted.daily)
     assert (answer.notes, answer.owner, answer.updated_by) == ("Nightly", personas.owner, personas.member)
+
+
+def test_autosave_refreshes_the_frameworks_score_beside_the_progress(adopted, personas, client_for):
+    client = client_for(personas.member)
+    page = client.get(reverse("assessment_framework", args=["alpha"])).content.decode()
+    assert '<p class="assessment-score" id="assessment-score" aria-live="polite"><strong>0.0%</strong>' in page
+
+    content = save(client, adopted.daily).content.decode()
+
+    score = selectors.readiness_for(personas.organisation).for_framework(adopted.daily.framework_id).score
+    assert score.percent > 0
+    assert (
+        f'<p class="assessment-score" id="assessment-score" aria-live="polite" hx-swap-oob="true">'
+        f"<strong>{score.percent}%</strong> ready"
+    ) in content
 
 
 def test_the_answer_form_autosaves_with_htmx_and_works_without_javascript(adopted, personas, client_for):
@@ -523,7 +538,7 @@ def test_autosave_queries_do_not_grow(adopted, personas, client_for, django_asse
     grow(adopted.alpha, size - 3)
     answer_some(personas.organisation, adopted.alpha, personas.member)
     client = signed_in(client_for, personas.member)
-    with django_assert_num_queries(33):
+    with django_assert_num_queries(28):
         save(client, adopted.daily, status=AnswerStatus.PARTIAL, version="1")
     # Combined mode also applies the answer to Beta's B1.1 (the service's queries) and reads the control
     # it covers, to name it.

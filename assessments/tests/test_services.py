@@ -70,6 +70,26 @@ def test_saving_the_same_answer_twice_changes_nothing(adopted):
     assert Answer.objects.get().version == 1
 
 
+def test_losing_the_race_for_a_controls_first_answer_updates_the_winners_answer_instead_of_failing(adopted, personas):
+    # Two people answer a control at the same moment: both saw no answer, the other's insert landed first.
+    organisation, actor, controls = adopted
+    winner = services.answer_save(
+        organisation=organisation, control=controls["a1"], status=AnswerStatus.PARTIAL, actor=Actor(personas.member)
+    ).answer
+    late = Answer(
+        organisation=organisation,
+        round=winner.round,
+        control=controls["a1"],
+        status=AnswerStatus.IMPLEMENTED,
+        updated_by=actor.user,
+    )
+
+    answer, created = services._create_first_answer(late)
+
+    assert (answer.pk, created) == (winner.pk, False)
+    assert Answer.objects.filter(control=controls["a1"]).count() == 1
+
+
 def test_a_stale_form_still_wins_but_says_what_it_replaced(adopted, personas):
     organisation, actor, controls = adopted
     services.answer_save(organisation=organisation, control=controls["a1"], status=AnswerStatus.PARTIAL, actor=actor)

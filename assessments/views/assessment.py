@@ -538,4 +538,8 @@ def answer_save(request: HttpRequest, control_id: int) -> HttpResponse:
     _attach_evidence(organisation, [item])
     progress = _combined_progress(readiness, shape) if combined else progress_for(readiness, control.framework_id)
     context = {"item": item, "progress": progress, "noun": "questions" if combined else "controls"}
+    framework_readiness = None if combined else readiness.for_framework(control.framework_id)
+    if framework_readiness is not None:
+        # The framework page shows its score beside the progress bar: both move with each answer.
+        context["framework_score"] = framework_readiness.score
     return render(request, "assessments/includes/answer_saved.html", context, status=status)

@@ -30,10 +30,14 @@ from assessments.reports import builder_for
 from assessments.views.exports import exports_panel_context
 from assessments.views.report_schedules import schedules_context
 from config.pages import render_page, wants_fragment
+from config.queueing import watch_enqueues
 
 LIST_TEMPLATE = "assessments/reports.html"
 RUN_TEMPLATE = "assessments/reports_run.html"
 RUNS_SHOWN = 30
+BACKGROUND_UNAVAILABLE = (
+    "Saved. The background service is unavailable, so your report will be built automatically when it is back."
+)
 # The file is a download, never a page of this site: nothing in it may run or load.
 SANDBOX = "sandbox; default-src 'none'"
 
@@ -69,10 +73,15 @@ def report_create(request: HttpRequest) -> HttpResponse:
     organisation = require_membership(request).organisation
     kind = request.POST.get("kind") or ReportKind.READINESS
     try:
-        run = services_reports.report_request(organisation=organisation, actor=Actor.from_request(request), kind=kind)
+        with watch_enqueues() as enqueues:
+            run = services_reports.report_request(
+                organisation=organisation, actor=Actor.from_request(request), kind=kind
+            )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return _go(request, reverse("reports"))
+    if enqueues.deferred:
+        messages.warning(request, BACKGROUND_UNAVAILABLE)
     return _go(request, _run_url(run))
 
 
@@ -88,10 +97,13 @@ def report_run(request: HttpRequest, reportrun_id: int) -> HttpResponse:
 def report_retry(request: HttpRequest, reportrun_id: int) -> HttpResponse:
     run = get_report_for(request, reportrun_id)
     try:
-        again = services_reports.report_retry(run=run, actor=Actor.from_request(request))
+        with watch_enqueues() as enqueues:
+            again = services_reports.report_retry(run=run, actor=Actor.from_request(request))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return _go(request, _run_url(run))
+    if enqueues.deferred:
+        messages.warning(request, BACKGROUND_UNAVAILABLE)
     return _go(request, _run_url(again))
 
 

@@ -46,6 +46,10 @@ REPAIR = (
 )
 
 
+# An attempt with less time than this left cannot get an answer back; it is not started.
+MIN_ATTEMPT_SECONDS = 1.0
+
+
 @dataclass
 class _Request:
     """The state of one `ai_generate` call."""
@@ -88,6 +92,16 @@ class _Request:
             prompt=prompt,
             response=response,
         )
+
+    def remaining_seconds(self) -> float | None:
+        if self.task.deadline_seconds is None:
+            return None
+        return self.task.deadline_seconds - (time.perf_counter() - self.started)
+
+    def out_of_time(self, needed_seconds: float) -> bool:
+        """Whether waiting `needed_seconds` more (and then trying) would pass the task's deadline."""
+        remaining = self.remaining_seconds()
+        return remaining is not None and remaining - needed_seconds < MIN_ATTEMPT_SECONDS
 
     def skip(self, provider: str, reason: str) -> None:
         self.fallbacks.append(f"{provider}: {reason}")
@@ -134,6 +148,9 @@ def ai_generate(*, organisation: Organisation, feature: str, task: AITask) -> AI
             redactor = Redactor(names=[*_people_names(organisation), *task.people])
             request = _compose(task, feature, redactor)
             for provider in providers:
+                if state.out_of_time(0):
+                    state.skip(provider.name, "not tried: out of time for this request")
+                    continue
                 breaker = CircuitBreaker(provider.name)
                 if not breaker.allow():
                     state.record(provider.name, provider.model, AICallOutcome.CIRCUIT_OPEN)
@@ -214,6 +231,9 @@ def _try_provider(
     """The provider's validated answer, or None after recording why it could not give one."""
     attempt, repaired = 0, False
     while True:
+        remaining = state.remaining_seconds()
+        if remaining is not None:
+            provider.timeout = min(provider.timeout, remaining)
         started = time.perf_counter()
         try:
             reply = provider.complete(request)
@@ -239,6 +259,9 @@ def _try_provider(
             delay = retry_delay(attempt, retry_after=error.retry_after, cap=settings.AI_RETRY_MAX_WAIT_SECONDS)
             if delay is None:
                 state.skip(provider.name, f"{reason}; asked to wait {error.retry_after:g} s, longer than we wait")
+                return None
+            if state.out_of_time(delay):
+                state.skip(provider.name, f"{reason}; no time left to try again")
                 return None
             time.sleep(delay)
             if not breaker.allow():

@@ -18,7 +18,8 @@ class AITask:
     instructions, and has no tools, so nothing in them can trigger an action. `schema` is the JSON
     schema the output must satisfy. `offline` produces a valid output with no network; it is the
     last resort and what answers when external providers are off, limited or failing.
-    `people` adds names to redact beyond the organisation's members.
+    `people` adds names to redact beyond the organisation's members. `deadline_seconds` bounds the
+    wait for someone on a page: timeouts shrink to what is left and no retry starts past it.
     """
 
     instructions: str
@@ -28,6 +29,8 @@ class AITask:
     data: Mapping[str, str] = field(default_factory=dict)
     max_output_tokens: int = 2048
     people: tuple[str, ...] = ()
+    # Seconds for every provider attempt together; past it the gateway stops trying and answers offline.
+    deadline_seconds: float | None = None
 
 
 @dataclass(frozen=True)

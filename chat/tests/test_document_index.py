@@ -21,7 +21,7 @@ from assessments.tests.factories import BusinessProfileFactory
 from chat.document_index import MAX_BODY_CHARS, DocumentIndex, DocumentKind, search
 from chat.retrieval import retrieve
 from evidence.connectors.base import Finding, RunLog
-from evidence.models import Evidence, EvidenceStatus
+from evidence.models import Evidence, EvidenceStatus, RunStatus
 from evidence.services import collection, items
 from evidence.tests.factories import CollectionRunFactory, EvidenceFactory
 from policies import services as policies
@@ -139,7 +139,8 @@ def test_deleted_evidence_leaves_the_index_one_by_one_and_in_bulk(personas):
 
 
 def test_a_connectors_findings_are_indexed_and_updated_by_the_next_run(personas):
-    run = CollectionRunFactory(organisation=personas.organisation)
+    # Findings are stored by the attempt that holds the run: a running run, as a worker leaves it.
+    run = CollectionRunFactory(organisation=personas.organisation, status=RunStatus.RUNNING)
 
     def store(summary: str) -> Evidence:
         finding = Finding(

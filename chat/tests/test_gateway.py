@@ -207,6 +207,34 @@ def test_a_provider_slower_than_the_timeout_is_retried_then_the_next_one_answers
     assert len(fake_ai.seen(GEMINI)) == 2
 
 
+def test_a_deadline_bounds_the_whole_wait_and_the_offline_answer_comes_within_it(organisation, fake_ai, settings):
+    # Each provider alone would take 2 s x 3 attempts; the person on the page waits one second in all.
+    settings.AI_TIMEOUT_SECONDS = 2
+    settings.AI_MAX_RETRIES = 2
+    fake_ai.script(GEMINI, *[gemini_ok(VALID, delay=3.0)] * 3)
+    fake_ai.script(OPENAI, *[openai_ok(VALID, delay=3.0)] * 3)
+
+    started = time.monotonic()
+    result = ai_generate(organisation=organisation, feature="assistant", task=make_task(deadline_seconds=1.5))
+
+    assert time.monotonic() - started < 2.5
+    assert result.provider == "offline"
+    assert result.output == OFFLINE
+    assert outcomes() == ["timeout", "ok"]
+    assert "gemini: timed out; no time left to try again" in result.fallbacks
+    assert "openai: not tried: out of time for this request" in result.fallbacks
+    assert fake_ai.seen(OPENAI) == []
+
+
+def test_without_a_deadline_background_work_keeps_its_retries(organisation, fake_ai):
+    fake_ai.script(GEMINI, gemini_ok(VALID, delay=1.0), gemini_ok(VALID))
+
+    result = ai_generate(organisation=organisation, feature="policy-draft", task=make_task())
+
+    assert result.provider == "gemini"
+    assert outcomes() == ["timeout", "ok"]
+
+
 def test_a_429_is_retried_after_the_wait_the_provider_asked_for(organisation, fake_ai, settings):
     settings.AI_RETRY_MAX_WAIT_SECONDS = 1
     retry_info = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0.3s"}]

@@ -4,7 +4,9 @@ it found as evidence and checks, and disconnecting.
 A run is one row per connection and day. Requesting another run the same day reuses the row, and the
 findings are written by stable keys (one evidence item per finding, one revision per day, one check
 per finding and run), so a second run, or a task redelivered after a worker died, updates rather than
-duplicates.
+duplicates. A delivery claims the run as a numbered attempt (config.task_claims: a run left running by
+a dead worker is taken over at once on PostgreSQL), stores its files in the run's own folder, one
+subfolder per attempt, and first deletes the files an earlier attempt stored but never recorded.
 """
 
 from __future__ import annotations
@@ -21,15 +23,18 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts.access import require_actor
 from accounts.audit import SYSTEM, Actor, audit_record
 from accounts.models import Organisation
 from accounts.roles import Capability
 from compliance.models import Control
+from config.queueing import enqueue_on_commit
+from config.task_claims import ClaimHeld, job_lock, takeover_wait
 from evidence.connectors import connector_for
 from evidence.connectors.base import ConnectorError, Finding, ReconnectNeeded, RunLog, TokenSet
 from evidence.kinds import default_valid_until
@@ -200,7 +205,7 @@ def collection_request(
         run.save(update_fields=["status", "queued_at", "requested_by", "error"])
         from evidence.tasks import collect_evidence
 
-        collect_evidence.delay_on_commit(run.pk)  # type: ignore[attr-defined]
+        enqueue_on_commit(collect_evidence, run.pk)
     return run
 
 
@@ -210,16 +215,27 @@ class _Claimed:
     connection: Connection
 
 
-def _claim(run_id: int) -> _Claimed | None:
-    """Mark the run as running unless another worker is on it (a stale run may be taken over)."""
-    now = timezone.now()
-    claimable = Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, started_at__lt=now - RUN_STALE_AFTER)
+class Superseded(Exception):
+    """A later delivery of the task took the run over: this attempt stops and writes nothing more."""
+
+
+def _claim(run_id: int, held: bool | None) -> _Claimed | None:
+    """Mark the run running as this delivery's attempt. A run left running by a worker that died is taken
+    over (see config.task_claims); one a live worker has raises ClaimHeld; a finished one gives None."""
     with transaction.atomic():
-        run = CollectionRun.objects.select_for_update().filter(pk=run_id).filter(claimable).first()
+        run = (
+            CollectionRun.objects.select_for_update()
+            .filter(pk=run_id, status__in=(RunStatus.QUEUED, RunStatus.RUNNING))
+            .first()
+        )
         if run is None:
             return None
+        if held is False:
+            raise ClaimHeld(takeover_wait(held, run.started_at, RUN_STALE_AFTER))
+        if run.status == RunStatus.RUNNING and (wait := takeover_wait(held, run.started_at, RUN_STALE_AFTER)):
+            raise ClaimHeld(wait)
         run.status = RunStatus.RUNNING
-        run.started_at = now
+        run.started_at = timezone.now()
         run.finished_at = None
         run.attempts += 1
         run.log = []
@@ -227,6 +243,36 @@ def _claim(run_id: int) -> _Claimed | None:
         run.save(update_fields=["status", "started_at", "finished_at", "attempts", "log", "error"])
         connection = Connection.objects.select_related("organisation", "connected_by").get(pk=run.connection_id)
     return _Claimed(run=run, connection=connection)
+
+
+def _own(run: CollectionRun) -> QuerySet[CollectionRun]:
+    """The run's row while this attempt still has it."""
+    return CollectionRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, attempts=run.attempts)
+
+
+def _run_folder_name(run: CollectionRun) -> str:
+    # Named after the run (keyed with the secret, so it cannot be guessed from the id), so a delivery after
+    # a worker died can find the files the dead attempt stored but never recorded.
+    return "run-" + salted_hmac("evidence.collection-run", str(run.pk)).hexdigest()[:32]
+
+
+def _run_folder(run: CollectionRun) -> str:
+    return f"{storage.PREFIX}/{run.organisation_id}/{_run_folder_name(run)}"
+
+
+def _discard_unrecorded_files(run: CollectionRun) -> None:
+    """Delete what earlier attempts of this run stored but no revision records (a worker killed between
+    storing a file and committing its row). Called once this attempt holds the run, so none is in flight."""
+    folder = _run_folder(run)
+    stored = storage.files_under(folder)
+    if not stored:
+        return
+    recorded = set(
+        EvidenceRevision.objects.filter(organisation_id=run.organisation_id, file__startswith=f"{folder}/").values_list(
+            "file", flat=True
+        )
+    )
+    storage.delete_quietly([name for name in stored if name not in recorded])
 
 
 def _finish(
@@ -237,7 +283,17 @@ def _finish(
     run.log = log.lines
     run.finished_at = timezone.now()
     run.findings, run.checks_passed, run.checks_failed = counts
-    run.save(update_fields=["status", "error", "log", "finished_at", "findings", "checks_passed", "checks_failed"])
+    finished = _own(run).update(
+        status=status,
+        error=error,
+        log=log.lines,
+        finished_at=run.finished_at,
+        findings=run.findings,
+        checks_passed=run.checks_passed,
+        checks_failed=run.checks_failed,
+    )
+    if not finished:  # taken over meanwhile: the later attempt reports
+        return
     fields = {"last_run_at": run.finished_at}
     if status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
         fields["last_success_at"] = run.finished_at
@@ -246,11 +302,21 @@ def _finish(
 
 def collection_execute(*, run_id: int, max_attempts: int = 3) -> CollectionRun | None:
     """Do one run. Raises RetryLater when the provider asked us to wait or was unavailable (the task
-    schedules another attempt), unless the attempts are used up."""
-    claimed = _claim(run_id)
-    if claimed is None:
-        return None
-    run, connection = claimed.run, claimed.connection
+    schedules another attempt), unless the attempts are used up, and ClaimHeld when a live worker has
+    the run. Safe to deliver again at any point: see the module docstring."""
+    with job_lock("evidence.collectionrun", run_id) as held:
+        claimed = _claim(run_id, held)
+        if claimed is None:
+            return None
+        _discard_unrecorded_files(claimed.run)
+        try:
+            return _collect(claimed.run, claimed.connection, max_attempts=max_attempts)
+        except Superseded:
+            logger.warning("Collection run %s was taken over by a later attempt; this one stopped.", run_id)
+            return None
+
+
+def _collect(run: CollectionRun, connection: Connection, *, max_attempts: int) -> CollectionRun:
     log = RunLog()
     connector = connector_for(connection.provider)
     if connector is None:
@@ -300,7 +366,7 @@ def collection_execute(*, run_id: int, max_attempts: int = 3) -> CollectionRun |
             run.status = RunStatus.QUEUED
             run.log = log.lines
             run.error = error.message
-            run.save(update_fields=["status", "log", "error"])
+            _own(run).update(status=run.status, log=run.log, error=run.error)
             raise RetryLater(countdown) from error
         _finish(run, log, status=RunStatus.FAILED, error=error.message)
         return run
@@ -377,9 +443,18 @@ def store_findings(
         content = _snapshot_file(connection, run, finding)
         digest = hashlib.sha256(content).hexdigest()
         name = f"{finding.key.replace('.', '-')}-{run.run_on.isoformat()}.json"
-        stored = storage.store(organisation_id=organisation.pk, name=name, content=ContentFile(content, name=name))
+        stored = storage.store(
+            organisation_id=organisation.pk,
+            name=name,
+            content=ContentFile(content, name=name),
+            folder=f"{_run_folder_name(run)}/{run.attempts}",  # one subfolder per attempt
+        )
         try:
             with transaction.atomic():
+                # Locked, so a delivery taking the run over waits for this finding, and this attempt
+                # writes nothing once it has been taken over.
+                if not _own(run).select_for_update().values_list("pk", flat=True).first():
+                    raise Superseded
                 evidence, _created = Evidence.objects.select_for_update().get_or_create(
                     organisation=organisation,
                     source_key=finding.key,

@@ -40,18 +40,19 @@ class StorageFull(OSError):
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
-def store(*, organisation_id: int, name: str, content: IO[bytes]) -> str:
-    """Save the content under the organisation's prefix and a random folder; returns the stored name.
+def store(*, organisation_id: int, name: str, content: IO[bytes], folder: str = "") -> str:
+    """Save the content under the organisation's prefix and a random folder (or `folder` under the prefix,
+    for a caller that must find its files again); returns the stored name.
 
     Raises StorageFull when the disk is full; no partial file is left behind."""
     content.seek(0)
-    folder = f"{PREFIX}/{organisation_id}/{uuid.uuid4().hex}"
-    path = f"{folder}/{name}"
+    base = f"{PREFIX}/{organisation_id}/{folder or uuid.uuid4().hex}"
+    path = f"{base}/{name}"
     try:
         return default_storage.save(path, content if isinstance(content, File) else File(content, name=name))
     except OSError as error:
-        # The folder is new, so whatever is in it is this upload's partial file.
-        delete_quietly([path, folder])
+        # A new random folder holds only this upload's partial file; a given one may hold others.
+        delete_quietly([path] if folder else [path, base])
         if error.errno in _FULL:
             raise StorageFull(error.errno, StorageFull.message) from error
         raise
@@ -81,6 +82,11 @@ def _walk(storage: Storage, folder: str) -> Iterator[str]:
         yield f"{folder}/{name}"
     for sub in folders:
         yield from _walk(storage, f"{folder}/{sub}")
+
+
+def files_under(folder: str) -> list[str]:
+    """Every stored file below `folder`, at any depth."""
+    return list(_walk(default_storage, folder))
 
 
 @dataclass(frozen=True)

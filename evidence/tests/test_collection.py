@@ -14,6 +14,8 @@ from django.utils import timezone
 from accounts.audit import Actor
 from accounts.models import Notification
 from compliance.tests.factories import ControlFactory, ControlGroupFactory, FrameworkFactory
+from config import task_claims
+from config.tests.live_holder import live_worker_holds
 from evidence.connectors import google as google_module
 from evidence.connectors.base import ControlRef
 from evidence.models import (
@@ -124,8 +126,9 @@ def test_a_second_run_the_same_day_updates_rather_than_duplicates(
 
 
 def test_a_run_lost_with_its_worker_is_taken_over_and_stored_once(
-    personas, google, connection, library_controls, django_capture_on_commit_callbacks
+    personas, google, connection, library_controls, django_capture_on_commit_callbacks, monkeypatch
 ):
+    monkeypatch.setattr(task_claims, "LOCK_WAIT_SECONDS", 0.1)
     run = CollectionRun.objects.create(
         organisation=personas.organisation,
         connection=connection,
@@ -134,9 +137,10 @@ def test_a_run_lost_with_its_worker_is_taken_over_and_stored_once(
         started_at=timezone.now() - timedelta(minutes=30),
         attempts=1,
     )
-    # A fresh "running" run is somebody else's: a redelivered task leaves it alone.
+    # A fresh "running" run a live worker has is left to it: the delivery is told to look again later.
     CollectionRun.objects.filter(pk=run.pk).update(started_at=timezone.now())
-    assert collection.collection_execute(run_id=run.pk) is None
+    with live_worker_holds("evidence.collectionrun", run.pk), pytest.raises(task_claims.ClaimHeld):
+        collection.collection_execute(run_id=run.pk)
     # Once stale (the worker died), the redelivered task claims it and finishes the job once.
     CollectionRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(minutes=30))
     finished = collection.collection_execute(run_id=run.pk)

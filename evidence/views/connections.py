@@ -22,6 +22,7 @@ from accounts.models import Organisation
 from accounts.roles import Capability
 from compliance.models import Control
 from config.pages import render_page, wants_fragment
+from config.queueing import watch_enqueues
 from config.schedules import PERIODIC_TASKS
 from evidence import selectors
 from evidence.access import get_connection_for, get_run_for
@@ -205,18 +206,26 @@ def connection_callback(request: HttpRequest, provider: str) -> HttpResponse:
     provider = _provider_or_404(provider)
     organisation = require_membership(request).organisation
     try:
-        collection.connection_authorise_complete(
-            session=request.session,
-            organisation=organisation,
-            actor=Actor.from_request(request),
-            provider=provider,
-            params=request.GET.dict(),
-            redirect_uri=_redirect_uri(request, provider),
-        )
+        with watch_enqueues() as enqueues:
+            collection.connection_authorise_complete(
+                session=request.session,
+                organisation=organisation,
+                actor=Actor.from_request(request),
+                provider=provider,
+                params=request.GET.dict(),
+                redirect_uri=_redirect_uri(request, provider),
+            )
     except ConnectorError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Connected. Collecting evidence now…")
+        if enqueues.deferred:
+            messages.warning(
+                request,
+                "Connected. The background service is unavailable, so collecting evidence will start "
+                "automatically when it is back.",
+            )
+        else:
+            messages.success(request, "Connected. Collecting evidence now…")
     return redirect("evidence_connections")
 
 
@@ -256,8 +265,14 @@ def connection_run(request: HttpRequest, connection_id: int) -> HttpResponse:
     was_active = CollectionRun.objects.filter(
         connection=connection, run_on=timezone.localdate(), status__in=[RunStatus.QUEUED, RunStatus.RUNNING]
     ).exists()
-    run = collection.collection_request(connection=connection, actor=Actor.from_request(request))
-    if was_active:
+    with watch_enqueues() as enqueues:
+        run = collection.collection_request(connection=connection, actor=Actor.from_request(request))
+    if enqueues.deferred:
+        messages.warning(
+            request,
+            "Saved. The background service is unavailable, so collection will start automatically when it is back.",
+        )
+    elif was_active:
         messages.info(request, "A collection is already under way; its progress is below.")
     else:
         messages.success(request, f"Collecting evidence from {connection.get_provider_display()} now…")

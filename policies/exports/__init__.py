@@ -14,6 +14,7 @@ from datetime import date, datetime
 from django.utils import timezone
 from django.utils.text import slugify
 
+from accounts.people import person_name
 from policies.exports.markdown_blocks import Block, clean_text, parse_blocks
 from policies.models import PolicyStatus, PolicyVersion
 
@@ -100,7 +101,7 @@ def policy_document(version: PolicyVersion) -> PolicyDocument:
     approval = None
     if version.approved_at is not None:
         approval = Approval(
-            approved_by=clean_text(version.approved_by.display_name) if version.approved_by else "A former member",
+            approved_by=clean_text(person_name(version.approved_by)),
             approved_on=long_date(version.approved_at, with_time=True),
             comment=clean_text(version.approval_comment.strip()),
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -68,3 +68,25 @@ def screenshot(page: object, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
     return path
+
+
+@pytest.fixture
+def new_page(browser: object) -> Iterator[Callable[[], object]]:
+    """`new_page()` opens another person's browser (its own context, so its own cookies and session),
+    capturing console errors like `page`. Each is closed after the test."""
+    contexts: list[object] = []
+
+    def open_page() -> object:
+        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB")  # type: ignore[attr-defined]
+        contexts.append(context)
+        opened = context.new_page()
+        opened.set_default_timeout(10_000)
+        errors: list[str] = []
+        opened.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        opened.on("pageerror", lambda error: errors.append(str(error)))
+        opened.console_errors = errors
+        return opened
+
+    yield open_page
+    for context in contexts:
+        context.close()  # type: ignore[attr-defined]

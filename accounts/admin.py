@@ -27,6 +27,7 @@ from accounts.models import (
     PartnerGrant,
     User,
 )
+from accounts.people import FORMER_MEMBER, audit_actor_name
 from accounts.roles import ROLE_CAPABILITIES, Role
 
 
@@ -92,7 +93,7 @@ class OrganisationAdmin(OrganisationScopedAdmin):
     search_fields = ["name", "slug"]
     # Only the name is edited here; deletion and retention change through the owners' settings pages,
     # which confirm, audit and notify.
-    fields = [
+    fields = (
         "name",
         "slug",
         "created_at",
@@ -101,7 +102,7 @@ class OrganisationAdmin(OrganisationScopedAdmin):
         "ai_call_retention_days",
         "audit_event_retention_days",
         "report_run_retention_days",
-    ]
+    )
     readonly_fields = fields[1:]
     inlines = [MembershipInline]
 
@@ -166,7 +167,7 @@ class InvitationAdmin(ReadOnlyAdminMixin, OrganisationScopedAdmin):
 class AuditEventAdmin(ReadOnlyAdminMixin, OrganisationScopedAdmin):
     """The audit log is append-only everywhere, admin included."""
 
-    list_display = ["created_at", "organisation", "actor_label", "action", "summary", "ip_address"]
+    list_display = ["created_at", "organisation", "who", "action", "summary", "ip_address"]
     list_filter = ["action"]
     list_select_related = ["organisation"]
     search_fields = ["summary", "actor_label", "organisation__name"]
@@ -182,6 +183,11 @@ class AuditEventAdmin(ReadOnlyAdminMixin, OrganisationScopedAdmin):
         "object_id",
         "ip_address",
     )
+
+    @admin.display(description="Actor", ordering="actor_label")
+    def who(self, obj: AuditEvent) -> str:
+        # As the audit log page shows it: a deleted account's entries read "Former member" in the list.
+        return audit_actor_name(obj)
 
 
 @admin.register(DataExport)
@@ -209,7 +215,8 @@ class DataExportAdmin(ReadOnlyAdminMixin, OrganisationScopedAdmin):
 
     @admin.display(description="Asked for by")
     def requester(self, obj: DataExport) -> str:
-        return person(obj.requested_by)
+        # Only a person asks for an export: nobody here means their account was deleted.
+        return person(obj.requested_by) if obj.requested_by else FORMER_MEMBER
 
 
 # --- Partner API access ---------------------------------------------------------------------------

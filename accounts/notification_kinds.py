@@ -128,6 +128,14 @@ KINDS: dict[str, NotificationKind] = {
             Channel.EMAIL,
         ),
         NotificationKind(
+            "data_export_ready",
+            "Data export ready",
+            "The export of everything the organisation keeps in Greenlight that you asked for is ready to download.",
+            "The owner who asked for it",
+            frozenset({Role.OWNER}),
+            Channel.EMAIL,
+        ),
+        NotificationKind(
             "assistant_escalation",
             "Question for a consultant",
             "A member asked the organisation's consultants about an assistant conversation.",

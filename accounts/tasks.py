@@ -110,3 +110,88 @@ def deliver_due_webhooks() -> int:
     for delivery_id in due:
         deliver_webhook.delay(delivery_id)
     return len(due)
+
+
+# An export copies every stored file of the organisation, which can take far longer than the default limits
+# allow. The hard limit stays below the Redis visibility timeout (an hour), so a message is only delivered
+# again once the worker that had it is gone; the claim in accounts.portability.services then takes it over.
+DATA_EXPORT_SOFT_TIME_LIMIT = 30 * 60
+DATA_EXPORT_TIME_LIMIT = 32 * 60
+
+
+@shared_task(
+    name="accounts.build_data_export",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=DATA_EXPORT_SOFT_TIME_LIMIT,
+    time_limit=DATA_EXPORT_TIME_LIMIT,
+)
+def build_data_export(export_id: int) -> str:
+    from accounts.portability.services import data_export_build
+
+    export = data_export_build(export_id=export_id)
+    return "skipped" if export is None else str(export.status)
+
+
+@shared_task(name="accounts.expire_data_exports")
+def expire_data_exports() -> int:
+    from accounts.portability.services import data_exports_expire
+
+    return data_exports_expire()
+
+
+@shared_task(
+    name="accounts.send_erasure_email",
+    bind=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=5,
+)
+def send_erasure_email(self: Task, subject: str, body: str, recipients: list[str]) -> None:
+    """An email about a deleted account or an organisation's deletion. It carries its text, rendered when
+    it happened: the account or organisation it is about may be gone by the time it is sent."""
+    from django.core.mail import send_mail
+
+    try:
+        send_mail(subject=subject, message=body, from_email=None, recipient_list=recipients)
+    except OSError:
+        if not self.request.is_eager:
+            raise  # a worker retries later, with backoff
+        # Run eagerly (no worker), inside the request that deleted: a mail server that is down must not turn
+        # it into an error page. What was done is done; the page said so.
+        logger.exception("Could not send an email about a deletion")
+
+
+# Deleting a large organisation removes many rows and files; the limits leave room for that.
+ORGANISATION_DELETION_SOFT_TIME_LIMIT = 30 * 60
+ORGANISATION_DELETION_TIME_LIMIT = 32 * 60
+
+
+@shared_task(
+    name="accounts.delete_due_organisations",
+    soft_time_limit=ORGANISATION_DELETION_SOFT_TIME_LIMIT,
+    time_limit=ORGANISATION_DELETION_TIME_LIMIT,
+)
+def delete_due_organisations() -> int:
+    """Daily: delete every organisation whose grace period is over. Delivered twice, the second run finds
+    nothing left to do."""
+    from accounts.erasure import organisations_delete_due
+
+    return len(organisations_delete_due())
+
+
+# Deleting a year of a large organisation's records takes a while; batches keep each transaction short.
+RETENTION_SOFT_TIME_LIMIT = 30 * 60
+RETENTION_TIME_LIMIT = 32 * 60
+
+
+@shared_task(
+    name="accounts.enforce_retention", soft_time_limit=RETENTION_SOFT_TIME_LIMIT, time_limit=RETENTION_TIME_LIMIT
+)
+def enforce_retention() -> int:
+    """Daily: delete each organisation's records past its retention settings. Delivered twice, the second
+    run finds nothing left to delete."""
+    from accounts.retention import retention_enforce
+
+    return sum(run.total for run in retention_enforce())

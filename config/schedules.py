@@ -17,8 +17,16 @@ PERIODIC_TASKS: dict[str, tuple[str, dict[str, str]]] = {
     "Send the daily notification digest": ("accounts.send_digests", {"minute": "0", "hour": "8"}),
     # Webhook retries that no worker scheduled (no broker, or a lost worker) go out from here.
     "Send webhook deliveries that are due": ("accounts.deliver_due_webhooks", {"minute": "*/5"}),
+    # Jobs saved as queued whose task the broker never got (Redis was down, or restarted empty) go out again.
+    "Send waiting background work again": ("greenlight.requeue_waiting_work", {"minute": "*/2"}),
     # Idempotency keys are honoured for a day; older records only take up space.
     "Forget day-old API idempotency keys": ("accounts.prune_idempotency_records", {"minute": "50", "hour": "3"}),
+    # An organisation export is downloadable for DATA_EXPORT_DAYS; then its file is deleted.
+    "Delete expired organisation exports": ("accounts.expire_data_exports", {"minute": "55", "hour": "3"}),
+    # Organisations whose grace period after an owner asked for their deletion is over: rows and files.
+    "Delete organisations due for deletion": ("accounts.delete_due_organisations", {"minute": "30", "hour": "4"}),
+    # Each organisation's retention settings (accounts.retention); after the deletions above, before the day.
+    "Delete records past their retention": ("accounts.enforce_retention", {"minute": "45", "hour": "4"}),
 }
 
 

@@ -124,8 +124,21 @@ if DATABASE_URL:
         if DATABASE_POOL_SIZE:
             # Under ASGI each request may run on a different thread, so persistent per-thread connections
             # pile up until PostgreSQL refuses more; Django's psycopg pool shares a few per process instead.
-            options["pool"] = {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": 10}
+            options["pool"] = {
+                "min_size": 1,
+                "max_size": DATABASE_POOL_SIZE,
+                # The longest a request waits for a connection: during an outage it is then answered 503
+                # (config/database_outage.py) instead of hanging, and under overload it is shed.
+                "timeout": env_int("DATABASE_POOL_TIMEOUT", 3),
+                # psycopg_pool retries a lost connection with doubling pauses for this long; left at its
+                # five minutes, the next try could come as long after PostgreSQL is back as it was away.
+                # Giving up early lets the next request that finds the pool empty try again at once.
+                "reconnect_timeout": 5,
+            }
             DATABASES["default"]["CONN_MAX_AGE"] = 0
+            # The pool checks each connection (an empty query) as it hands it out, so connections a
+            # PostgreSQL restart broke are thrown away instead of failing the next request that gets them.
+            DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
         else:
             DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)
             DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -152,7 +165,8 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, degrading (misses, dropped writes) rather than failing while Redis is down.
+            "BACKEND": "config.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "greenlight",
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
@@ -176,7 +190,13 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    # As the cache's: without them a Redis that hangs rather than refuses would hold a publish, and the
+    # request making it, for ever (config/queueing.py keeps the whole publish to a few seconds).
+    "socket_connect_timeout": 2,
+    "socket_timeout": 2,
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "Europe/London"
 
@@ -290,6 +310,10 @@ MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_MB", 50) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+# Days an organisation export (everything it holds, as a ZIP) stays downloadable before its file is deleted.
+DATA_EXPORT_DAYS = env_int("DATA_EXPORT_DAYS", 7)
+# Days between an owner asking for their organisation to be deleted and its deletion; they can cancel until then.
+ORGANISATION_DELETION_GRACE_DAYS = env_int("ORGANISATION_DELETION_GRACE_DAYS", 14)
 
 # --- Internationalisation -------------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -418,6 +442,9 @@ AI_PROVIDER = AI_PROVIDER_ORDER[0]
 # (exponential backoff with jitter) before the next provider is tried.
 AI_TIMEOUT_SECONDS = env_int("AI_TIMEOUT_SECONDS", 30)
 AI_MAX_RETRIES = env_int("AI_MAX_RETRIES", 2)
+# How long a person waiting on a page (the assistant) waits for providers in all: past it there are no
+# more retries or providers, and the offline answer is given. Background work (drafting) has no deadline.
+AI_INTERACTIVE_DEADLINE_SECONDS = env_int("AI_INTERACTIVE_DEADLINE_SECONDS", 20)
 # The longest wait before a retry: a provider asking for a longer pause (Retry-After) is skipped instead.
 AI_RETRY_MAX_WAIT_SECONDS = env_int("AI_RETRY_MAX_WAIT_SECONDS", 10)
 # Circuit breaker per provider: after this many consecutive failures it is skipped for the cool-down.

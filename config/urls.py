@@ -7,6 +7,9 @@ from config.api.urls import schema_patterns
 admin.site.site_header = "Greenlight administration"
 admin.site.site_title = "Greenlight admin"
 
+# Connection failures (PostgreSQL down or restarting) become a 503 with Retry-After; the rest the 500 page.
+handler500 = "config.database_outage.server_error"
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
@@ -20,6 +23,9 @@ urlpatterns = [
     path("", include("accounts.urls_open")),
     path("", include("accounts.urls_api_keys")),
     path("", include("accounts.urls_webhooks")),
+    path("", include("accounts.urls_data_export")),
+    path("", include("accounts.urls_privacy")),
+    path("", include("accounts.urls_retention")),
     path("", include("compliance.urls")),
     path("", include("assessments.urls")),
     path("", include("assessments.urls_exports")),

@@ -67,6 +67,7 @@ from tests.faults.redis_server import (
     redis_server_fixture,  # noqa: F401 (the redis_server fixture)
     unreachable_redis_url,
 )
+from tests.faults.waiting import wait_for
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 ON_POSTGRESQL = django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
@@ -539,14 +540,7 @@ def start_worker(transactional_db, tmp_path, google) -> Iterator[Callable[[Redis
 
 
 def wait_until(condition: Callable[[], bool], what: str, worker: Worker) -> None:
-    deadline = time.monotonic() + WORKER_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if worker.process.poll() is not None:
-            pytest.fail(f"The worker exited while waiting for {what}. Worker log:\n{worker.log()}")
-        time.sleep(0.2)
-    pytest.fail(f"Timed out waiting for {what}. Worker log:\n{worker.log()}")
+    wait_for(condition, what, worker, timeout=WORKER_WAIT_SECONDS, poll=0.2)
 
 
 @needs_redis_server

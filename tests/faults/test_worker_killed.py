@@ -30,7 +30,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -56,6 +55,7 @@ from evidence.tokens import encrypt_tokens
 from policies.models import GenerationJob, JobStatus, PolicyVersion
 from policies.services import policy_draft_start
 from tests.faults.fake_s3 import FakeS3
+from tests.faults.waiting import wait_for
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -115,14 +115,7 @@ def _children(pid: int) -> list[int]:
 
 
 def _wait_for(condition: Callable[[], object], what: str, worker: Worker, timeout: float = WAIT_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        if worker.process.poll() is not None:
-            pytest.fail(f"The worker exited while waiting for {what}. Worker log:\n{worker.log()}")
-        time.sleep(0.1)
-    pytest.fail(f"Timed out waiting for {what}. Worker log:\n{worker.log()}")
+    wait_for(condition, what, worker, timeout=timeout)
 
 
 @dataclass
